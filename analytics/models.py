@@ -1,0 +1,1 @@
+"""Publications, the release gate's inputs, and AI usage per team x day."""

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from analytics import views
+
+app_name = "results"
+
+urlpatterns = [
+    path("", views.results_home, name="home"),
+    path("teams/<int:team_id>/", views.team_results, name="team"),
+]

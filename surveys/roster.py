@@ -1,0 +1,350 @@
+"""Reading and validating a roster CSV. Pure functions: nothing here touches the database.
+
+`parse_roster` returns either every row, validated and normalised, or every problem found, each
+naming the line, the column and what is wrong. The service in `surveys.services` writes the
+rows only when there is no problem at all, so a bad file never changes anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from surveys.models import TEAM_PATH_SEPARATOR
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "email",
+    "name",
+    "team",
+    "manager_email",
+    "location",
+    "start_date",
+    "timezone",
+)
+ALIAS_COLUMNS: tuple[str, ...] = ("github_login", "aws_user_id", "openai_user_id", "upn")
+KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + ALIAS_COLUMNS)
+
+MAX_REPORTED_ERRORS = 200
+
+# Deliberately simple: one @, no spaces, a dot in the domain. Django's EmailValidator is ten
+# times slower and accepts the same real-world addresses.
+_EMAIL_RE = re.compile(
+    r"^[^@\s,;<>\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+_GITHUB_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RosterProblem:
+    """One thing wrong with the file. `line` is the 1-based physical line (the header is 1)."""
+
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"line": self.line, "column": self.column, "message": self.message}
+
+
+@dataclass(slots=True)
+class RosterRow:
+    """A validated, normalised roster row."""
+
+    line: int
+    email: str
+    name: str
+    team_path: str
+    manager_email: str | None
+    location: str
+    start_date: dt.date | None
+    timezone: str
+    github_login: str | None = None
+    aws_user_id: str | None = None
+    openai_user_id: str | None = None
+    upn: str | None = None
+
+
+@dataclass(slots=True)
+class ParsedRoster:
+    rows: list[RosterRow] = field(default_factory=list)
+    problems: list[RosterProblem] = field(default_factory=list)
+    problem_count: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    # Columns the file carries: an alias column absent from the file leaves stored aliases alone.
+    alias_columns: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    def add(self, line: int, column: str | None, message: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_REPORTED_ERRORS:
+            self.problems.append(RosterProblem(line, column, message))
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def decode_roster(data: bytes, parsed: ParsedRoster) -> str | None:
+    """Decode UTF-8 (with or without BOM). On failure, record where the bad byte is."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        column = exc.start - line_start + 1
+        # Name the CSV column too, when the header itself is readable (quotes aside).
+        field_name: str | None = None
+        header_end = data.find(b"\n")
+        if line > 1 and header_end > 0:
+            try:
+                header = data[:header_end].decode("utf-8-sig").strip().lower().split(",")
+            except UnicodeDecodeError:
+                header = []
+            position = data[line_start : exc.start].count(b",")
+            if position < len(header):
+                field_name = header[position].strip() or None
+        parsed.add(
+            line,
+            field_name,
+            f"the file is not UTF-8 encoded (byte 0x{data[exc.start]:02x} at character "
+            f"{column}); save it as 'CSV UTF-8' and upload again",
+        )
+        return None
+
+
+def parse_roster(data: bytes, *, progress: ProgressCallback | None = None) -> ParsedRoster:
+    """Validate a whole roster file and return its rows, or every problem (up to 200 listed).
+
+    Checks: encoding, header (missing, duplicate columns), field count, email syntax, duplicate
+    emails, empty names, team paths, dates (YYYY-MM-DD), IANA time zones, alias syntax and
+    duplicates, managers that are not in the file, and cycles in the manager chain.
+    """
+    parsed = ParsedRoster()
+    text = decode_roster(data, parsed)
+    if text is None:
+        return parsed
+    if "\x00" in text:
+        parsed.add(1, None, "the file contains NUL bytes; it is not a CSV text file")
+        return parsed
+
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        parsed.add(1, None, "the file is empty; expected a header line")
+        return parsed
+    except csv.Error as exc:
+        parsed.add(1, None, f"the header is not valid CSV: {exc}")
+        return parsed
+
+    columns = [h.strip().lower() for h in header]
+    index: dict[str, int] = {}
+    for position, name in enumerate(columns):
+        if not name:
+            continue
+        if name in index:
+            parsed.add(1, name, f"column '{name}' appears twice in the header")
+        index[name] = position
+    missing = [c for c in REQUIRED_COLUMNS if c not in index]
+    if missing:
+        parsed.add(
+            1,
+            ", ".join(missing),
+            f"missing required column{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
+            f"(expected {','.join(REQUIRED_COLUMNS)})",
+        )
+    if not parsed.ok:
+        return parsed
+    parsed.ignored_columns = [c for c in columns if c and c not in KNOWN_COLUMNS]
+    parsed.alias_columns = tuple(c for c in ALIAS_COLUMNS if c in index)
+
+    total = max(text.count("\n"), 1)
+    zones = _time_zones()
+    seen_email: dict[str, int] = {}
+    seen_alias: dict[tuple[str, str], int] = {}
+    width = len(columns)
+    get = index.get
+
+    line = 1
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line
+            if len(record) != width:
+                parsed.add(
+                    line, None, f"expected {width} fields like the header, found {len(record)}"
+                )
+                continue
+            row = _validate_record(record, line, index, get, zones, parsed)
+            if row is None:
+                continue
+            first = seen_email.get(row.email)
+            if first is not None:
+                parsed.add(line, "email", f"duplicate email '{row.email}' (first on line {first})")
+                continue
+            seen_email[row.email] = line
+            for alias in parsed.alias_columns:
+                value = getattr(row, alias)
+                if value is None:
+                    continue
+                first = seen_alias.get((alias, value))
+                if first is not None:
+                    parsed.add(line, alias, f"duplicate {alias} '{value}' (first on line {first})")
+                else:
+                    seen_alias[(alias, value)] = line
+            parsed.rows.append(row)
+            if progress is not None and len(parsed.rows) % 5000 == 0:
+                progress(line, total)
+    except csv.Error as exc:
+        parsed.add(reader.line_num or line, None, f"malformed CSV: {exc}")
+
+    if not parsed.rows and parsed.ok:
+        parsed.add(2, None, "the file has a header but no employees")
+    if parsed.ok:
+        _check_managers(parsed)
+    if progress is not None:
+        progress(total, total)
+    return parsed
+
+
+def _validate_record(
+    record: list[str],
+    line: int,
+    index: dict[str, int],
+    get: Callable[[str], int | None],
+    zones: frozenset[str],
+    parsed: ParsedRoster,
+) -> RosterRow | None:
+    problems_before = parsed.problem_count
+    email = record[index["email"]].strip().lower()
+    if not email:
+        parsed.add(line, "email", "email is empty")
+    elif not _EMAIL_RE.match(email):
+        parsed.add(line, "email", f"'{email}' is not a valid email address")
+
+    name = record[index["name"]].strip()
+    if not name:
+        parsed.add(line, "name", "name is empty")
+    elif len(name) > 200:
+        parsed.add(line, "name", "name is longer than 200 characters")
+
+    team_raw = record[index["team"]].strip().strip(TEAM_PATH_SEPARATOR)
+    segments = [s.strip() for s in team_raw.split(TEAM_PATH_SEPARATOR)]
+    if not team_raw:
+        parsed.add(line, "team", "team is empty (expected a path like Engineering/Platform/API)")
+    elif any(not s for s in segments):
+        parsed.add(line, "team", f"team path '{team_raw}' has an empty level")
+    elif any(len(s) > 200 for s in segments):
+        parsed.add(line, "team", "a team name is longer than 200 characters")
+    team_path = TEAM_PATH_SEPARATOR.join(segments)
+
+    manager_email = record[index["manager_email"]].strip().lower() or None
+    if manager_email is not None and not _EMAIL_RE.match(manager_email):
+        parsed.add(line, "manager_email", f"'{manager_email}' is not a valid email address")
+
+    location = record[index["location"]].strip()
+    if len(location) > 200:
+        parsed.add(line, "location", "location is longer than 200 characters")
+
+    start_raw = record[index["start_date"]].strip()
+    start_date: dt.date | None = None
+    if start_raw:
+        try:
+            start_date = dt.date.fromisoformat(start_raw)
+        except ValueError:
+            parsed.add(line, "start_date", f"'{start_raw}' is not a date in the form YYYY-MM-DD")
+
+    tz = record[index["timezone"]].strip()
+    if not tz:
+        parsed.add(line, "timezone", "timezone is empty (expected an IANA name like Europe/Paris)")
+    elif tz not in zones:
+        parsed.add(line, "timezone", f"unknown time zone '{tz}' (expected an IANA name)")
+
+    aliases: dict[str, str | None] = {}
+    for alias in ALIAS_COLUMNS:
+        position = get(alias)
+        value = record[position].strip() if position is not None else ""
+        if not value:
+            aliases[alias] = None
+            continue
+        if alias == "github_login":
+            if not _GITHUB_RE.match(value):
+                parsed.add(line, alias, f"'{value}' is not a valid GitHub login")
+            value = value.lower()
+        elif alias == "upn":
+            value = value.lower()
+            if not _EMAIL_RE.match(value):
+                parsed.add(line, alias, f"'{value}' is not a valid user principal name")
+        elif not _ID_RE.match(value):
+            parsed.add(line, alias, f"'{value}' is not a valid identifier")
+        aliases[alias] = value
+
+    if parsed.problem_count != problems_before:
+        return None
+    return RosterRow(
+        line=line,
+        email=email,
+        name=name,
+        team_path=team_path,
+        manager_email=manager_email,
+        location=location,
+        start_date=start_date,
+        timezone=tz,
+        **aliases,
+    )
+
+
+def _check_managers(parsed: ParsedRoster) -> None:
+    """Every manager must be a row of the file, and the manager chain must have no cycle."""
+    by_email = {row.email: row for row in parsed.rows}
+    for row in parsed.rows:
+        if row.manager_email is not None and row.manager_email not in by_email:
+            parsed.add(
+                row.line,
+                "manager_email",
+                f"manager '{row.manager_email}' is not in the file (every manager must be a row)",
+            )
+    if not parsed.ok:
+        return
+    # Colour walk: 0 = unvisited, 1 = on the current chain, 2 = known to reach a root.
+    state: dict[str, int] = {}
+    for row in parsed.rows:
+        chain: list[str] = []
+        email: str | None = row.email
+        while email is not None and state.get(email, 0) == 0:
+            state[email] = 1
+            chain.append(email)
+            email = by_email[email].manager_email
+        if email is not None and state.get(email) == 1:
+            start = chain.index(email)
+            cycle = [*chain[start:], email]
+            parsed.add(
+                by_email[email].line,
+                "manager_email",
+                "cycle in managers: " + " -> ".join(cycle),
+            )
+            for member in chain:
+                state[member] = 2
+            continue
+        for member in chain:
+            state[member] = 2
