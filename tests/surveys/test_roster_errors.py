@@ -113,7 +113,7 @@ def test_a_failure_while_writing_rolls_everything_back(db: None, monkeypatch) ->
         b"late@acme.test,Late,Engineering/New/Team,boss@acme.test,Rome,2024-01-01,Europe/Rome,,,,\n"
     )
 
-    import surveys.services as services
+    import surveys.services.organisation as services
 
     def explode(changes: list) -> None:
         raise RuntimeError("disk full")

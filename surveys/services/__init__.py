@@ -1,0 +1,24 @@
+"""Writes of the surveys app, one module per area; import them from here.
+
+- `organisation`: roster import, teams, staff logins.
+"""
+
+from surveys.services.organisation import (
+    RosterImportError,
+    RosterImportResult,
+    roster_import,
+    roster_import_create,
+    roster_import_run,
+    staff_user_create,
+    team_get_or_create_path,
+)
+
+__all__ = [
+    "RosterImportError",
+    "RosterImportResult",
+    "roster_import",
+    "roster_import_create",
+    "roster_import_run",
+    "staff_user_create",
+    "team_get_or_create_path",
+]
