@@ -169,3 +169,251 @@ class RosterImport(models.Model):
         if not self.total_rows:
             return 0
         return min(99, int(100 * self.processed_rows / self.total_rows))
+
+
+# --- Question bank --------------------------------------------------------------------------
+
+
+class ResponseKind(models.TextChoices):
+    """How an item is answered. The anchors and their stored values live in
+    `surveys.scoring.ANCHORS`; "Prefer not to say" is offered on every kind and stored as
+    missing (NULL), never as a value."""
+
+    WHO5 = "who5", "WHO-5 frequency (0-5)"
+    CBI_INTENSITY = "cbi_intensity", "CBI degree (0-100)"
+    CBI_FREQUENCY = "cbi_frequency", "CBI frequency (0-100)"
+    COPSOQ_FREQUENCY = "copsoq_frequency", "COPSOQ frequency (0-100)"
+    AGREEMENT = "agreement", "Agreement (0-100)"
+    FREQUENCY = "frequency", "Frequency (0-100)"
+    ZERO_TEN = "zero_ten", "0-10 scale"
+    FREE_TEXT = "free_text", "Free text"
+
+
+class Scale(models.Model):
+    """A construct measured by one or more items, with its scoring rule, source and licence.
+
+    Validated scales (WHO-5, CBI, COPSOQ, recommendation score) are installed by a data
+    migration and cannot be edited by HR; HR's own questions live in non-validated scales.
+    """
+
+    class Scoring(models.TextChoices):
+        WHO5 = "who5", "Sum x 4, all five items required"
+        MEAN_MIN_COUNT = "mean_min_count", "Mean of answered items, at least `min_answered`"
+        MEAN_HALF = "mean_half", "Mean of answered items, at least half answered"
+        RECOMMENDATION = "recommendation", "% promoters (9-10) - % detractors (0-6)"
+        NONE = "none", "Not scored (free text)"
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    construct = models.CharField(max_length=200)
+    stem = models.CharField(max_length=300, blank=True, help_text="Shown above the items.")
+    scoring = models.CharField(max_length=20, choices=Scoring.choices)
+    min_answered = models.PositiveSmallIntegerField(default=1)
+    higher_is_better = models.BooleanField(default=True)
+    risk_threshold = models.FloatField(
+        null=True, blank=True, help_text="Score at or beyond which a respondent is in the risk band."
+    )
+    risk_label = models.CharField(max_length=100, blank=True)
+    top2_label = models.CharField(
+        max_length=100, blank=True, help_text='Meaning of the top-2-box, e.g. "% reporting pressure".'
+    )
+    is_validated = models.BooleanField(default=False)
+    is_exploratory = models.BooleanField(default=False)
+    min_interval_weeks = models.PositiveSmallIntegerField(
+        default=0, help_text="Recall period: never ask more often than this (WHO-5: 2 weeks)."
+    )
+    source = models.CharField(max_length=300)
+    licence = models.CharField(max_length=200)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Question(models.Model):
+    scale = models.ForeignKey(Scale, on_delete=models.PROTECT, related_name="questions")
+    code = models.SlugField(max_length=40, unique=True)
+    text = models.CharField(max_length=500)
+    response_kind = models.CharField(max_length=20, choices=ResponseKind.choices)
+    reverse = models.BooleanField(default=False, help_text="Reverse-scored item.")
+    order = models.PositiveSmallIntegerField(default=0)
+    created_by_hr = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["scale__order", "order", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.text}"
+
+
+# --- Templates, cadences, rounds ----------------------------------------------------------------
+
+
+class Wave(models.TextChoices):
+    EVERY = "every", "Every round"
+    A = "A", "Wave A"
+    B = "B", "Wave B"
+    QUARTERLY = "quarterly", "First round of each quarter"
+
+
+class SurveyTemplate(models.Model):
+    """Which items a cadence asks, and in which wave. Waves A and B alternate round by round."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    include_comment = models.BooleanField(default=True, help_text="Offer an optional comment box.")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TemplateItem(models.Model):
+    template = models.ForeignKey(SurveyTemplate, on_delete=models.CASCADE, related_name="items")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
+    wave = models.CharField(max_length=10, choices=Wave.choices, default=Wave.EVERY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["template", "question"], name="template_item_unique"),
+        ]
+
+
+class Cadence(models.Model):
+    """A recurring pulse: audience, schedule in each employee's local time, window, reminders."""
+
+    class Frequency(models.TextChoices):
+        WEEKS = "weeks", "Every N weeks"
+        MONTHLY = "monthly", "Monthly (first chosen weekday of the month)"
+
+    name = models.CharField(max_length=200, unique=True)
+    template = models.ForeignKey(SurveyTemplate, on_delete=models.PROTECT, related_name="cadences")
+    audience = models.ManyToManyField(Team, related_name="cadences", help_text="Subtree roots.")
+    excluded = models.ManyToManyField(
+        Team, blank=True, related_name="excluded_from_cadences", help_text="Subtrees left out."
+    )
+    frequency = models.CharField(max_length=10, choices=Frequency.choices, default=Frequency.WEEKS)
+    interval_weeks = models.PositiveSmallIntegerField(default=2)
+    weekday = models.PositiveSmallIntegerField(default=0, help_text="0 = Monday ... 6 = Sunday")
+    local_time = models.TimeField(default="09:00")
+    start_date = models.DateField(help_text="First possible round date (anchors the N weeks).")
+    window_days = models.PositiveSmallIntegerField(default=5)
+    reminder_offsets = models.JSONField(
+        default=list, blank=True, help_text="Days after the invitation, e.g. [2, 4]."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Round(models.Model):
+    """One occurrence of a cadence (or a one-off follow-up pulse).
+
+    Unique per cadence and scheduled date, so two beat ticks or a re-run never create a second
+    round. `opens_at`/`closes_at` span every audience time zone.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    cadence = models.ForeignKey(
+        Cadence, null=True, blank=True, on_delete=models.PROTECT, related_name="rounds"
+    )
+    template = models.ForeignKey(SurveyTemplate, on_delete=models.PROTECT, related_name="rounds")
+    name = models.CharField(max_length=200)
+    scheduled_for = models.DateField()
+    sequence = models.PositiveIntegerField(default=0, help_text="0-based index within the cadence.")
+    wave = models.CharField(max_length=10, blank=True)
+    questions = models.ManyToManyField(Question, related_name="rounds")
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    fanout_total = models.PositiveIntegerField(default=0)
+    fanout_done = models.BooleanField(default=False)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-scheduled_for", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cadence", "scheduled_for"], name="round_unique_per_cadence_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- Participation and responses: nothing in common ------------------------------------------
+
+
+class Invitation(models.Model):
+    """Participation: who was invited to a round and whether they answered.
+
+    Holds no link to the response: no key, no token in clear, no answer time. The token is
+    derived (HMAC with SECRET_KEY) from `nonce` and only its SHA-256 is stored for look-up.
+    """
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="invitations")
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="invitations")
+    nonce = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64, unique=True)
+    send_at = models.DateTimeField(help_text="The employee's local opening time, in UTC.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    responded = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "employee"], name="invitation_unique"),
+        ]
+        indexes = [models.Index(fields=["round", "sent_at"], name="invitation_round_sent")]
+
+
+def _new_uuid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Response(models.Model):
+    """One anonymous submission. Random id, no timestamp finer than the round, no reference to
+    the invitation; the reportable attributes are a snapshot taken at submission."""
+
+    id = models.UUIDField(primary_key=True, default=_new_uuid, editable=False)
+    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="responses")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    location = models.CharField(max_length=200, blank=True)
+    tenure_band = models.CharField(max_length=20, blank=True)
+    generalised = models.BooleanField(default=False)
+
+
+class Answer(models.Model):
+    """One item of a response. `value` NULL means "Prefer not to say" (missing, never the
+    midpoint). Random id, so that id order never reveals submission order."""
+
+    id = models.UUIDField(primary_key=True, default=_new_uuid, editable=False)
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
+    value = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response", "question"], name="answer_unique"),
+        ]
+
+
+class Comment(models.Model):
+    """A free-text comment, in its own table, not linked to the scores it came with."""
+
+    id = models.UUIDField(primary_key=True, default=_new_uuid, editable=False)
+    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="comments")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=2000)
