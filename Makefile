@@ -29,7 +29,7 @@ test: $(STAMP)
 
 ## make bench: every benchmark in bench/, each printing its figures and ratio to a baseline.
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,195 @@
+"""Shared helpers for the benchmarks in `bench/` (not a benchmark itself: `make bench` skips
+files whose name starts with an underscore).
+
+- `scratch_database(name)`: a throw-away PostgreSQL database on the server named by
+  `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), created before and dropped
+  after, so that a benchmark never touches real data. Only names starting with `pulse_bench_`
+  are accepted: those are the only databases this module ever drops.
+- `django_setup(database_url)`: point Pulse's settings at that database and run the migrations.
+- `measure(fn)`: wall time and peak memory of one call. Memory is the growth of the process's
+  peak resident set size (RSS) over the RSS at the start of the call, read from the kernel
+  (`/proc/self/clear_refs` + `VmHWM`), or sampled every millisecond where that is unavailable.
+  RSS counts everything (Python objects, numpy buffers, libpq buffers); memory freed earlier
+  and kept by the allocator can make the growth look smaller than the true working set.
+- `traced_peak(fn)`: the `tracemalloc` peak of one call (Python-heap allocations only, which
+  includes numpy's; not libpq's). Tracing slows Python code down, so never time the same call.
+
+Run a benchmark as `.venv/bin/python bench/<name>.py` from the repository root (`make bench`).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
+SCRATCH_PREFIX = "pulse_bench_"
+
+T = TypeVar("T")
+
+
+class BenchUnavailableError(Exception):
+    """The benchmark cannot run here (e.g. no PostgreSQL server); the message says why."""
+
+
+def server_url() -> str:
+    """The PostgreSQL server to benchmark on: `DATABASE_URL` if it names one, else the default."""
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if urlsplit(url).scheme not in ("postgres", "postgresql", "pgsql"):
+        raise BenchUnavailableError(f"DATABASE_URL is not a PostgreSQL URL: {url.split(':')[0]}:")
+    return url
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """Create the empty database `name` beside `DATABASE_URL`'s, yield its URL, drop it at exit.
+
+    A leftover from a crashed run of the same benchmark is dropped first. Refuses any name that
+    does not start with `pulse_bench_` or that is the configured database itself.
+    """
+    import psycopg
+    from psycopg import sql
+
+    if not name.startswith(SCRATCH_PREFIX):
+        raise ValueError(f"scratch database names must start with {SCRATCH_PREFIX!r}: {name!r}")
+    url = server_url()
+    if urlsplit(url).path.lstrip("/") == name:
+        raise ValueError(f"refusing to use the configured database {name!r} as a scratch one")
+    try:
+        admin = psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise BenchUnavailableError(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+    ident = sql.Identifier(name)
+    with admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+        try:
+            yield _with_database(url, name)
+        finally:
+            _close_django_connections()
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+
+
+def _close_django_connections() -> None:
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+
+
+def django_setup(database_url: str) -> None:
+    """Configure Pulse's settings for `database_url` (production settings, DEBUG off, so that
+    no query is logged in memory) and migrate it. Call once, before importing Pulse models."""
+    sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "pulse.settings"
+    os.environ["DEBUG"] = "false"
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuv")
+    os.environ["CONN_MAX_AGE"] = "0"
+    # Settings create broker folders under PULSE_VAR_DIR: keep them out of the working tree.
+    os.environ["PULSE_VAR_DIR"] = tempfile.mkdtemp(prefix="pulse-bench-var-")
+    os.environ.pop("REDIS_URL", None)
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    seconds: float
+    rss_growth: int  # bytes: peak RSS during the call minus RSS at its start
+
+
+def _rss_bytes(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"{field} not in /proc/self/status")
+
+
+def _can_reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        _rss_bytes("VmHWM")
+    except OSError:
+        return False
+    return True
+
+
+class _PeakSampler:
+    """Fallback where the kernel's peak RSS cannot be reset: sample RSS in a thread."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_bytes("VmRSS"))
+            time.sleep(0.001)
+
+    def __enter__(self) -> _PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes("VmRSS"))
+
+
+def measure(fn: Callable[[], T]) -> tuple[T, Measurement]:
+    """Call `fn` once; return its result, its wall time and its peak RSS growth."""
+    gc.collect()
+    start_rss = _rss_bytes("VmRSS")
+    if _can_reset_peak():
+        started = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - started
+        peak = _rss_bytes("VmHWM")
+    else:
+        with _PeakSampler() as sampler:
+            started = time.perf_counter()
+            result = fn()
+            seconds = time.perf_counter() - started
+        peak = sampler.peak
+    return result, Measurement(seconds=seconds, rss_growth=max(0, peak - start_rss))
+
+
+def traced_peak(fn: Callable[[], T]) -> tuple[T, int]:
+    """Call `fn` once under tracemalloc; return its result and the traced peak in bytes."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = fn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak
+
+
+def mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
