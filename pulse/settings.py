@@ -133,6 +133,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Email ----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# An explicit backend class overrides EMAIL_URL's (e.g. a null backend for benchmarks).
+if env.str("EMAIL_BACKEND", default=""):
+    EMAIL_BACKEND = env.str("EMAIL_BACKEND")
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="Pulse <pulse@localhost>")
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -141,7 +145,11 @@ BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    # An unacknowledged task (its worker died) is redelivered after this many seconds; every
+    # task is idempotent, so an early redelivery costs work, never correctness.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": env.int("PULSE_BROKER_VISIBILITY_TIMEOUT", default=3600)
+    }
 else:
     # A broker that needs no server: kombu's filesystem transport, results in files.
     CELERY_BROKER_URL = "filesystem://"
@@ -189,6 +197,11 @@ if PULSE_MIN_GROUP_SIZE < 5:
         "never lowered below 5."
     )
 
+# Shown with the support resources at the end of every pulse (e.g. your EAP's phone number).
+PULSE_SUPPORT_TEXT: str = env.str("PULSE_SUPPORT_TEXT", default="")
+# Invitations per fan-out task.
+PULSE_FANOUT_CHUNK: int = env.int("PULSE_FANOUT_CHUNK", default=500)
+
 # --- Security -------------------------------------------------------------------------------
 # Secure by default whenever DEBUG is off; each flag can be overridden (e.g. behind a proxy
 # that terminates TLS, set SECURE_PROXY_SSL_HEADER_ENABLED=true).
@@ -213,7 +226,10 @@ CONTENT_SECURITY_POLICY = (
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_tokens": {"()": "pulse.logging.RedactTokensFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_tokens"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Answering URLs carry the personal token: never log request paths for them.

@@ -211,11 +211,15 @@ class Scale(models.Model):
     min_answered = models.PositiveSmallIntegerField(default=1)
     higher_is_better = models.BooleanField(default=True)
     risk_threshold = models.FloatField(
-        null=True, blank=True, help_text="Score at or beyond which a respondent is in the risk band."
+        null=True,
+        blank=True,
+        help_text="Score at or beyond which a respondent is in the risk band.",
     )
     risk_label = models.CharField(max_length=100, blank=True)
     top2_label = models.CharField(
-        max_length=100, blank=True, help_text='Meaning of the top-2-box, e.g. "% reporting pressure".'
+        max_length=100,
+        blank=True,
+        help_text='Meaning of the top-2-box, e.g. "% reporting pressure".',
     )
     is_validated = models.BooleanField(default=False)
     is_exploratory = models.BooleanField(default=False)
@@ -279,6 +283,9 @@ class TemplateItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["template", "question"], name="template_item_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.question_id} in wave {self.wave}"
 
 
 class Cadence(models.Model):
@@ -378,6 +385,9 @@ class Invitation(models.Model):
         ]
         indexes = [models.Index(fields=["round", "sent_at"], name="invitation_round_sent")]
 
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} to round {self.round_id}"
+
 
 def _new_uuid() -> uuid.UUID:
     return uuid.uuid4()
@@ -394,6 +404,9 @@ class Response(models.Model):
     tenure_band = models.CharField(max_length=20, blank=True)
     generalised = models.BooleanField(default=False)
 
+    def __str__(self) -> str:
+        return f"Response {self.pk}"
+
 
 class Answer(models.Model):
     """One item of a response. `value` NULL means "Prefer not to say" (missing, never the
@@ -409,6 +422,9 @@ class Answer(models.Model):
             models.UniqueConstraint(fields=["response", "question"], name="answer_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"Answer to {self.question_id}"
+
 
 class Comment(models.Model):
     """A free-text comment, in its own table, not linked to the scores it came with."""
@@ -417,3 +433,6 @@ class Comment(models.Model):
     round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="comments")
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(max_length=2000)
+
+    def __str__(self) -> str:
+        return f"Comment {self.pk}"

@@ -179,44 +179,11 @@ def parse_roster(data: bytes, *, progress: ProgressCallback | None = None) -> Pa
 
     total = max(text.count("\n"), 1)
     zones = _time_zones()
-    seen_email: dict[str, int] = {}
-    seen_alias: dict[tuple[str, str], int] = {}
-    width = len(columns)
-    get = index.get
-
-    line = 1
-    try:
-        for record in reader:
-            line = reader.line_num
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue  # blank line
-            if len(record) != width:
-                parsed.add(
-                    line, None, f"expected {width} fields like the header, found {len(record)}"
-                )
-                continue
-            row = _validate_record(record, line, index, get, zones, parsed)
-            if row is None:
-                continue
-            first = seen_email.get(row.email)
-            if first is not None:
-                parsed.add(line, "email", f"duplicate email '{row.email}' (first on line {first})")
-                continue
-            seen_email[row.email] = line
-            for alias in parsed.alias_columns:
-                value = getattr(row, alias)
-                if value is None:
-                    continue
-                first = seen_alias.get((alias, value))
-                if first is not None:
-                    parsed.add(line, alias, f"duplicate {alias} '{value}' (first on line {first})")
-                else:
-                    seen_alias[(alias, value)] = line
-            parsed.rows.append(row)
-            if progress is not None and len(parsed.rows) % 5000 == 0:
-                progress(line, total)
-    except csv.Error as exc:
-        parsed.add(reader.line_num or line, None, f"malformed CSV: {exc}")
+    rows = _rows_if_all_valid(text, index, parsed.alias_columns, zones)
+    if rows is not None:
+        parsed.rows = rows
+    else:
+        _validate_rows(text, index, parsed, zones, progress, total)
 
     if not parsed.rows and parsed.ok:
         parsed.add(2, None, "the file has a header but no employees")

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
-from surveys.models import Employee, Role, RosterImport, Team
+from surveys.models import (
+    TEAM_PATH_SEPARATOR,
+    Cadence,
+    Employee,
+    Invitation,
+    Question,
+    Role,
+    RosterImport,
+    Round,
+    Scale,
+    SurveyTemplate,
+    Team,
+)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -75,3 +90,110 @@ def employee_list(*, team_path: str | None = None, query: str = "") -> QuerySet[
 
 def roster_import_history(*, limit: int = 20) -> QuerySet[RosterImport]:
     return RosterImport.objects.defer("content").select_related("uploaded_by")[:limit]
+
+
+def round_questions_for_form(round_: Round) -> list[Question]:
+    """The round's questions in display order (scale, then item), scales prefetched."""
+    return list(round_.questions.select_related("scale").order_by("scale__order", "order", "code"))
+
+
+def team_invitee_count(invitation: Invitation) -> int:
+    """How many people of the invitee's team were invited to the same round (shown to the
+    employee before answering, with the threshold)."""
+    return Invitation.objects.filter(
+        round_id=invitation.round_id, employee__team_id=invitation.employee.team_id
+    ).count()
+
+
+# --- Question bank, templates, cadences, rounds ---------------------------------------------------
+
+
+def question_bank() -> list[Scale]:
+    """Every scale with its questions (prefetched), in display order."""
+    return list(Scale.objects.prefetch_related("questions").order_by("order", "code"))
+
+
+def template_list() -> QuerySet[SurveyTemplate]:
+    return SurveyTemplate.objects.annotate(item_count=Count("items")).order_by("name")
+
+
+def template_waves(template: SurveyTemplate) -> dict[int, str]:
+    """Question id -> wave for a template's items."""
+    return dict(template.items.values_list("question_id", "wave"))
+
+
+def cadence_list() -> QuerySet[Cadence]:
+    return Cadence.objects.select_related("template").prefetch_related("audience", "excluded")
+
+
+def cadence_initial(cadence: Cadence) -> dict[str, object]:
+    """A cadence as form data."""
+    return {
+        "name": cadence.name,
+        "template": cadence.template_id,
+        "audience": list(cadence.audience.values_list("pk", flat=True)),
+        "excluded": list(cadence.excluded.values_list("pk", flat=True)),
+        "frequency": cadence.frequency,
+        "interval_weeks": cadence.interval_weeks,
+        "weekday": cadence.weekday,
+        "local_time": cadence.local_time,
+        "start_date": cadence.start_date,
+        "window_days": cadence.window_days,
+        "reminder_offsets": ", ".join(str(d) for d in cadence.reminder_offsets or []),
+        "is_active": cadence.is_active,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Participation:
+    """Protected participation of one group: invitee counts are roster facts; the response
+    rate is shown only for groups of >= k invitees, rounded to 5% (anonymity rule 2); the
+    number of respondents itself is never shown."""
+
+    label: str
+    invitees: int
+    rate_percent: int | None
+    hidden_reason: str = ""
+
+
+def _protected_rate(invitees: int, responded: int) -> tuple[int | None, str]:
+    k = settings.PULSE_MIN_GROUP_SIZE
+    if invitees < k:
+        return None, f"fewer than {k} invitees"
+    return int(5 * round(100 * responded / invitees / 5)), ""
+
+
+def round_participation(round_: Round) -> list[Participation]:
+    """Participation for the whole round and for every team at every level of the tree."""
+    rows = round_.invitations.values_list("employee__team__path", "responded")
+    totals: dict[str, list[int]] = {}
+    for path, responded in rows:
+        parts = path.split(TEAM_PATH_SEPARATOR)
+        for i in range(len(parts)):
+            entry = totals.setdefault(TEAM_PATH_SEPARATOR.join(parts[: i + 1]), [0, 0])
+            entry[0] += 1
+            entry[1] += int(responded)
+    invited = sum(1 for _ in rows)
+    responded = sum(1 for _, r in rows if r)
+    out = [Participation("Whole audience", invited, *_protected_rate(invited, responded))]
+    for path in sorted(totals):
+        n, r = totals[path]
+        out.append(Participation(path, n, *_protected_rate(n, r)))
+    return out
+
+
+def round_list_with_participation() -> list[tuple[Round, Participation, int]]:
+    """Rounds, newest first, with their protected overall participation and emails sent."""
+    rounds = Round.objects.select_related("cadence").annotate(
+        invited=Count("invitations"),
+        answered=Count("invitations", filter=Q(invitations__responded=True)),
+        sent=Count("invitations", filter=Q(invitations__sent_at__isnull=False)),
+    )
+    return [
+        (
+            r,
+            Participation("Whole audience", r.invited, *_protected_rate(r.invited, r.answered)),
+            r.sent,
+        )
+        for r in rounds
+    ]

@@ -22,3 +22,7 @@ __all__ = [
     "staff_user_create",
     "team_get_or_create_path",
 ]
+
+# Survey delivery and configuration live in `surveys.services.delivery`,
+# `surveys.services.responses` (the one door for writes to responses) and
+# `surveys.services.config`; import them from those modules.

@@ -1,0 +1,507 @@
+"""Rounds, invitations, emails and reminders: the write side of survey delivery.
+
+Callers: the periodic tasks in `surveys.tasks` and their management-command twins, the HR
+console ("send now", "close now") and the API. Every function here is safe to run twice and
+safe to crash in the middle:
+
+- a round is unique per cadence and scheduled date (database constraint), so two beats never
+  create two rounds;
+- invitations are unique per round and employee, created with ON CONFLICT DO NOTHING;
+- an email is sent inside the transaction that marks it sent (conditional UPDATE on
+  `sent_at IS NULL` / `reminders_sent = n`): a crash before the commit rolls the mark back and
+  the next run sends it, a concurrent run finds the row already claimed and skips it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from surveys.models import (
+    Cadence,
+    Employee,
+    Invitation,
+    Question,
+    Round,
+    SurveyTemplate,
+    Team,
+    Wave,
+)
+
+FANOUT_CHUNK: int = getattr(settings, "PULSE_FANOUT_CHUNK", 500)
+
+
+# --- Tokens -------------------------------------------------------------------------------------
+
+
+def invitation_token(nonce: str) -> str:
+    """The personal link's token, derived from the invitation's nonce with the secret key, so
+    that reminders can repeat the same link while the database stores only its hash."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"pulse-invitation:{nonce}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_url(nonce: str) -> str:
+    return f"{settings.BASE_URL}/s/{invitation_token(nonce)}"
+
+
+# --- Schedules ----------------------------------------------------------------------------------
+
+
+def cadence_occurrences(cadence: Cadence, *, until: dt.date) -> list[dt.date]:
+    """Every scheduled date of `cadence` from its start date up to `until` (inclusive).
+
+    Every N weeks: the first chosen weekday on or after `start_date`, then every N weeks.
+    Monthly: the first chosen weekday of each month, from `start_date`'s month on.
+    """
+    dates: list[dt.date] = []
+    if cadence.frequency == Cadence.Frequency.MONTHLY:
+        year, month = cadence.start_date.year, cadence.start_date.month
+        while True:
+            first = dt.date(year, month, 1)
+            day = first + dt.timedelta(days=(cadence.weekday - first.weekday()) % 7)
+            if day > until:
+                break
+            if day >= cadence.start_date:
+                dates.append(day)
+            month += 1
+            if month == 13:
+                year, month = year + 1, 1
+        return dates
+    step = dt.timedelta(weeks=max(cadence.interval_weeks, 1))
+    day = cadence.start_date + dt.timedelta(
+        days=(cadence.weekday - cadence.start_date.weekday()) % 7
+    )
+    while day <= until:
+        dates.append(day)
+        day += step
+    return dates
+
+
+def local_instant(day: dt.date, at: dt.time, tz_name: str) -> dt.datetime:
+    """`day` at local time `at` in `tz_name`, as an aware UTC datetime."""
+    try:
+        tz = zoneinfo.ZoneInfo(tz_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    return dt.datetime.combine(day, at, tzinfo=tz).astimezone(dt.UTC)
+
+
+def round_questions(template: SurveyTemplate, *, wave: str, quarterly: bool) -> list[Question]:
+    """The items a round asks: every-round items, the round's wave, and the quarterly items in
+    the first round of a quarter."""
+    waves = [Wave.EVERY, wave] + ([Wave.QUARTERLY] if quarterly else [])
+    return list(
+        Question.objects.filter(
+            pk__in=template.items.filter(wave__in=waves).values("question")
+        ).select_related("scale")
+    )
+
+
+def audience(cadence: Cadence) -> QuerySet[Employee]:
+    """Active employees in the cadence's audience subtrees, minus the excluded subtrees."""
+    included = Team.objects.subtrees(cadence.audience.values_list("path", flat=True))
+    excluded = Team.objects.subtrees(cadence.excluded.values_list("path", flat=True))
+    return Employee.objects.active().filter(team__in=included).exclude(team__in=excluded)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    cadence: Cadence
+    day: dt.date
+    index: int
+    quarterly: bool
+
+
+def _occurrence(cadence: Cadence, day: dt.date) -> Occurrence:
+    dates = cadence_occurrences(cadence, until=day)
+    index = dates.index(day) if day in dates else len(dates)
+    quarter = (day.month - 1) // 3
+    quarterly = not any(
+        d.year == day.year and (d.month - 1) // 3 == quarter and d < day for d in dates
+    )
+    return Occurrence(cadence, day, index, quarterly)
+
+
+# --- Opening rounds -----------------------------------------------------------------------------
+
+
+def round_open(
+    *, cadence: Cadence, day: dt.date, now: dt.datetime | None = None, send_now: bool = False
+) -> tuple[Round, bool]:
+    """Create the round of `cadence` scheduled for `day` (or return the existing one) and, when
+    created, enqueue its invitation fan-out after commit. Returns (round, created).
+
+    Each invitation is sent at the employee's own local opening time (`send_now`: right away).
+    Idempotent: the (cadence, scheduled_for) constraint makes a second call return the first
+    round; a concurrent call that loses the race gets the winner's round.
+    """
+    now = now or timezone.now()
+    existing = Round.objects.filter(cadence=cadence, scheduled_for=day).first()
+    if existing is not None:
+        return existing, False
+    occurrence = _occurrence(cadence, day)
+    wave = "A" if occurrence.index % 2 == 0 else "B"
+    zones = set(audience(cadence).values_list("timezone", flat=True).distinct()) or {"UTC"}
+    if send_now:
+        opens_at = now
+        latest_open = now
+    else:
+        opens = [local_instant(day, cadence.local_time, tz) for tz in zones]
+        opens_at, latest_open = min(opens), max(opens)
+    closes_at = latest_open + dt.timedelta(days=cadence.window_days)
+    questions = round_questions(cadence.template, wave=wave, quarterly=occurrence.quarterly)
+    try:
+        with transaction.atomic():
+            new_round = Round.objects.create(
+                cadence=cadence,
+                template=cadence.template,
+                name=f"{cadence.name} · {day.isoformat()} (wave {wave})",
+                scheduled_for=day,
+                sequence=occurrence.index,
+                wave=wave,
+                opens_at=opens_at,
+                closes_at=closes_at,
+            )
+            new_round.questions.set(questions)
+            transaction.on_commit(lambda: _enqueue_fan_out(new_round.pk, send_now))
+    except IntegrityError:
+        return Round.objects.get(cadence=cadence, scheduled_for=day), False
+    return new_round, True
+
+
+def _enqueue_fan_out(round_id: int, send_now: bool) -> None:
+    from surveys.tasks import fan_out_round
+
+    fan_out_round.delay(round_id, send_now)
+
+
+def rounds_open_due(*, now: dt.datetime | None = None) -> list[Round]:
+    """Open every round that is due: for each active cadence, the latest scheduled date whose
+    earliest local opening time has passed and whose window has not ended. Rounds missed while
+    the scheduler was down are not opened late once their window is over. Idempotent.
+    Callers: the `open_due_rounds` periodic task and command."""
+    now = now or timezone.now()
+    opened: list[Round] = []
+    for cadence in Cadence.objects.filter(is_active=True).select_related("template"):
+        # UTC+14 is the earliest zone: a date may already be due up to 14 hours "early".
+        candidates = cadence_occurrences(cadence, until=(now + dt.timedelta(hours=14)).date())
+        for day in reversed(candidates[-2:]):
+            first_open = local_instant(day, cadence.local_time, "Etc/GMT-14")
+            if first_open > now:
+                continue
+            zones = set(audience(cadence).values_list("timezone", flat=True)) or {"UTC"}
+            opens = [local_instant(day, cadence.local_time, tz) for tz in zones]
+            if min(opens) > now:
+                continue
+            if max(opens) + dt.timedelta(days=cadence.window_days) <= now:
+                break
+            new_round, created = round_open(cadence=cadence, day=day, now=now)
+            if created:
+                opened.append(new_round)
+            break
+    return opened
+
+
+def round_fan_out(*, round_id: int, send_now: bool = False) -> int:
+    """Split the round's audience into chunks and enqueue one `invite_chunk` task per chunk.
+    Returns the audience size. Safe to run twice: chunks are idempotent."""
+    from surveys.tasks import invite_chunk
+
+    round_ = Round.objects.select_related("cadence").get(pk=round_id)
+    if round_.status != Round.Status.OPEN or round_.cadence is None:
+        return 0
+    ids = list(audience(round_.cadence).order_by("pk").values_list("pk", flat=True))
+    Round.objects.filter(pk=round_id).update(fanout_total=len(ids))
+    for start in range(0, len(ids), FANOUT_CHUNK):
+        invite_chunk.delay(round_id, ids[start : start + FANOUT_CHUNK], send_now)
+    return len(ids)
+
+
+def invitations_create(
+    *, round_: Round, employee_ids: Sequence[int], send_now: bool = False
+) -> int:
+    """Create the invitations of these employees (existing ones are left as they are).
+    Returns how many were new. Idempotent (unique round x employee, ignore conflicts)."""
+    if round_.cadence is not None and not send_now:
+        local_time = round_.cadence.local_time
+        send_at = {
+            pk: local_instant(round_.scheduled_for, local_time, tz)
+            for pk, tz in Employee.objects.filter(pk__in=employee_ids).values_list("pk", "timezone")
+        }
+    else:
+        send_at = dict.fromkeys(employee_ids, round_.opens_at)
+    before = Invitation.objects.filter(round=round_, employee_id__in=employee_ids).count()
+    rows = []
+    for pk in employee_ids:
+        if pk not in send_at:
+            continue
+        nonce = secrets.token_hex(16)
+        rows.append(
+            Invitation(
+                round=round_,
+                employee_id=pk,
+                nonce=nonce,
+                token_hash=token_hash(invitation_token(nonce)),
+                send_at=send_at[pk],
+            )
+        )
+    Invitation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    return Invitation.objects.filter(round=round_, employee_id__in=employee_ids).count() - before
+
+
+def invite_chunk(*, round_id: int, employee_ids: Sequence[int], send_now: bool = False) -> int:
+    """Create one chunk's invitations and send those already due. Returns emails sent.
+    Caller: the `invite_chunk` task. Safe to run twice and to crash mid-way."""
+    round_ = Round.objects.select_related("cadence", "template").get(pk=round_id)
+    if round_.status != Round.Status.OPEN:
+        return 0
+    invitations_create(round_=round_, employee_ids=employee_ids, send_now=send_now)
+    return invitations_send_due(
+        invitations=Invitation.objects.filter(round=round_, employee_id__in=employee_ids)
+    )
+
+
+# --- Emails -------------------------------------------------------------------------------------
+
+
+def _message(
+    invitation: Invitation, *, kind: str, connection: BaseEmailBackend
+) -> EmailMultiAlternatives:
+    round_ = invitation.round
+    context = {
+        "employee_name": invitation.employee.name,
+        "url": invitation_url(invitation.nonce),
+        "round": round_,
+        "closes_at": round_.closes_at,
+        "question_count": round_.questions.count(),
+        "min_group_size": settings.PULSE_MIN_GROUP_SIZE,
+        "kind": kind,
+    }
+    subject = (
+        "A 3-minute anonymous pulse: how are you doing?"
+        if kind == "invitation"
+        else "Reminder: your anonymous pulse closes soon"
+    )
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("surveys/email/invitation.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[invitation.employee.email],
+        connection=connection,
+    )
+    message.attach_alternative(
+        render_to_string("surveys/email/invitation.html", context), "text/html"
+    )
+    return message
+
+
+def invitations_send_due(
+    *, invitations: QuerySet[Invitation], now: dt.datetime | None = None
+) -> int:
+    """Send the invitation email of every invitation in `invitations` that is due and unsent.
+
+    Each email is sent inside the transaction that marks it sent: a crash rolls the mark back
+    (the next run sends it: no gap); a concurrent run's UPDATE finds `sent_at` set and skips it
+    (no duplicate). Returns the number sent."""
+    now = now or timezone.now()
+    due = list(
+        invitations.filter(
+            sent_at__isnull=True, send_at__lte=now, round__status=Round.Status.OPEN
+        ).values_list("pk", flat=True)
+    )
+    sent = 0
+    if not due:
+        return 0
+    with get_connection() as connection:
+        for pk in due:
+            with transaction.atomic():
+                if not Invitation.objects.filter(pk=pk, sent_at__isnull=True).update(
+                    sent_at=timezone.now()
+                ):
+                    continue
+                invitation = Invitation.objects.select_related("employee", "round").get(pk=pk)
+                _message(invitation, kind="invitation", connection=connection).send()
+                sent += 1
+    return sent
+
+
+def invitations_send_all_due(*, now: dt.datetime | None = None) -> int:
+    """Sweep: send every due, unsent invitation of every open round (later time zones, and
+    any chunk whose task was lost). Caller: the `open_due_rounds` periodic task."""
+    now = now or timezone.now()
+    return invitations_send_due(
+        invitations=Invitation.objects.filter(round__status=Round.Status.OPEN), now=now
+    )
+
+
+def rounds_resume_fan_out() -> int:
+    """Re-enqueue the fan-out of open rounds that have fewer invitations than their audience
+    (a fan-out message was lost). Idempotent; returns how many rounds were resumed."""
+    resumed = 0
+    for round_ in Round.objects.filter(status=Round.Status.OPEN, cadence__isnull=False).exclude(
+        fanout_total=0
+    ):
+        if round_.invitations.count() < round_.fanout_total:
+            _enqueue_fan_out(round_.pk, False)
+            resumed += 1
+    return resumed
+
+
+def reminders_send_due(*, now: dt.datetime | None = None) -> int:
+    """Send each due reminder to invitees who have not answered. The n-th reminder is due
+    `reminder_offsets[n]` days after the invitation was sent. Claimed by a conditional UPDATE
+    on `reminders_sent = n AND responded = false`, in the sending transaction: never twice,
+    never to someone who answered. Callers: `send_reminders` task and command."""
+    now = now or timezone.now()
+    sent = 0
+    rounds = Round.objects.filter(
+        status=Round.Status.OPEN, closes_at__gt=now, cadence__isnull=False
+    ).select_related("cadence")
+    with get_connection() as connection:
+        for round_ in rounds:
+            offsets = [int(d) for d in round_.cadence.reminder_offsets or []]
+            for n, days in enumerate(offsets):
+                candidates = round_.invitations.filter(
+                    responded=False,
+                    reminders_sent=n,
+                    sent_at__isnull=False,
+                    sent_at__lte=now - dt.timedelta(days=days),
+                ).values_list("pk", flat=True)
+                for pk in list(candidates):
+                    with transaction.atomic():
+                        claimed = Invitation.objects.filter(
+                            pk=pk, reminders_sent=n, responded=False
+                        ).update(reminders_sent=F("reminders_sent") + 1)
+                        if not claimed:
+                            continue
+                        invitation = Invitation.objects.select_related("employee", "round").get(
+                            pk=pk
+                        )
+                        _message(invitation, kind="reminder", connection=connection).send()
+                        sent += 1
+    return sent
+
+
+# --- Closing ------------------------------------------------------------------------------------
+
+
+def round_close(*, round_id: int, now: dt.datetime | None = None) -> bool:
+    """Close a round now: no more answers, then its results are computed. Returns whether this
+    call closed it (False when already closed). Idempotent by a conditional UPDATE."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        closed = Round.objects.filter(pk=round_id, status=Round.Status.OPEN).update(
+            status=Round.Status.CLOSED, closed_at=now
+        )
+        if closed:
+            transaction.on_commit(lambda: _after_close(round_id))
+    return bool(closed)
+
+
+def _after_close(round_id: int) -> None:
+    from surveys.tasks import round_closed
+
+    round_closed.delay(round_id)
+
+
+def round_after_close(*, round_id: int) -> None:
+    """Work that follows a close: the analytics app computes the round's publication. The
+    hook is looked up lazily so that the surveys app does not import analytics at load time."""
+    from django.utils.module_loading import import_string
+
+    for path in getattr(settings, "PULSE_AFTER_CLOSE_HOOKS", []):
+        import_string(path)(round_id=round_id)
+
+
+def rounds_close_due(*, now: dt.datetime | None = None) -> list[int]:
+    """Close every open round whose window has ended. Callers: `close_due_rounds` task/command."""
+    now = now or timezone.now()
+    due = Round.objects.filter(status=Round.Status.OPEN, closes_at__lte=now).values_list(
+        "pk", flat=True
+    )
+    return [pk for pk in list(due) if round_close(round_id=pk, now=now)]
+
+
+def cadence_validate_recall(
+    *, frequency: str, interval_weeks: int, items: Iterable[tuple[Question, str]]
+) -> list[str]:
+    """Problems with asking scales more often than their recall period allows (WHO-5 asks about
+    the last two weeks: never more often than every two weeks)."""
+    if frequency == Cadence.Frequency.MONTHLY:
+        spacing = {Wave.EVERY: 4, "A": 8, "B": 8, Wave.QUARTERLY: 13}
+    else:
+        n = max(interval_weeks, 1)
+        spacing = {Wave.EVERY: n, "A": 2 * n, "B": 2 * n, Wave.QUARTERLY: 13}
+    problems = []
+    seen: set[str] = set()
+    for question, wave in items:
+        scale = question.scale
+        if scale.code in seen or not scale.min_interval_weeks:
+            continue
+        if spacing.get(wave, 0) < scale.min_interval_weeks:
+            seen.add(scale.code)
+            problems.append(
+                f"{scale.name} asks about the last {scale.min_interval_weeks} weeks: it cannot "
+                f"be asked every {spacing.get(wave, 0)} week(s); put it in wave A or B or "
+                "space the rounds further apart."
+            )
+    return problems
+
+
+def months_between(a: dt.date, b: dt.date) -> int:
+    return (b.year - a.year) * 12 + b.month - a.month - (b.day < a.day)
+
+
+def tenure_band(start: dt.date | None, on: dt.date) -> str:
+    """The reportable tenure band: '<1y', '1-3y', '3-5y', '5y+' (empty when unknown)."""
+    if start is None:
+        return ""
+    months = months_between(start, on)
+    if months < 12:
+        return "<1y"
+    if months < 36:
+        return "1-3y"
+    if months < 60:
+        return "3-5y"
+    return "5y+"
+
+
+__all__ = [
+    "audience",
+    "cadence_occurrences",
+    "cadence_validate_recall",
+    "invitation_token",
+    "invitation_url",
+    "invitations_send_all_due",
+    "invite_chunk",
+    "reminders_send_due",
+    "round_close",
+    "round_fan_out",
+    "round_open",
+    "rounds_close_due",
+    "rounds_open_due",
+    "rounds_resume_fan_out",
+    "tenure_band",
+    "token_hash",
+]

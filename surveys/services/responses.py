@@ -1,0 +1,123 @@
+"""The one door for writes to responses.
+
+Guarantees of `response_submit`:
+- one submission per invitation: the invitation is claimed by a conditional UPDATE
+  (`responded = false -> true`) in the same transaction as the response rows, so a second
+  submit, the back button or a double click stores nothing and says so;
+- nothing links the response to the invitation: the response gets a random UUID, no
+  timestamp, and only the reportable attributes of the employee (team, location, tenure band)
+  as they are now (a later roster change never moves it);
+- no broker involved: answers are stored even when Redis is down;
+- all or nothing: an invalid answer raises before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from surveys.models import Answer, Comment, Invitation, Response, Round
+from surveys.services.delivery import tenure_band, token_hash
+
+MAX_COMMENT_LENGTH = 2000
+
+
+class LinkState(enum.Enum):
+    UNKNOWN = "unknown"
+    NOT_YET_OPEN = "not_yet_open"
+    CLOSED = "closed"
+    ANSWERED = "answered"
+    OPEN = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedLink:
+    state: LinkState
+    invitation: Invitation | None = None
+
+
+def invitation_resolve(*, token: str, now: dt.datetime | None = None) -> ResolvedLink:
+    """What a personal link leads to. Unknown and malformed tokens look the same."""
+    now = now or timezone.now()
+    if not token or len(token) > 100:
+        return ResolvedLink(LinkState.UNKNOWN)
+    invitation = (
+        Invitation.objects.select_related("round", "employee__team")
+        .filter(token_hash=token_hash(token))
+        .first()
+    )
+    if invitation is None:
+        return ResolvedLink(LinkState.UNKNOWN)
+    round_ = invitation.round
+    if round_.status == Round.Status.CLOSED or round_.closes_at <= now:
+        return ResolvedLink(LinkState.CLOSED, invitation)
+    if invitation.responded:
+        return ResolvedLink(LinkState.ANSWERED, invitation)
+    if invitation.sent_at is None and invitation.send_at > now:
+        return ResolvedLink(LinkState.NOT_YET_OPEN, invitation)
+    return ResolvedLink(LinkState.OPEN, invitation)
+
+
+class SubmitOutcome(enum.Enum):
+    STORED = "stored"
+    ALREADY_ANSWERED = "already_answered"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+
+
+def response_submit(
+    *,
+    token: str,
+    answers: Mapping[int, float | None],
+    comments: list[str] | None = None,
+    now: dt.datetime | None = None,
+) -> SubmitOutcome:
+    """Store one anonymous response for the invitation behind `token` (see module docstring).
+
+    `answers` maps every question of the round to a value from its anchors or None ("Prefer
+    not to say"); free-text questions are not part of `answers`: their texts, and the optional
+    comment box, are `comments`, stored unlinked in the comments table. Raises ValueError
+    when a question of the round is missing or unknown.
+    """
+    now = now or timezone.now()
+    link = invitation_resolve(token=token, now=now)
+    if link.state is LinkState.UNKNOWN:
+        return SubmitOutcome.UNKNOWN
+    if link.state is LinkState.CLOSED:
+        return SubmitOutcome.CLOSED
+    if link.state is LinkState.ANSWERED:
+        return SubmitOutcome.ALREADY_ANSWERED
+    invitation = link.invitation
+    assert invitation is not None
+    round_ = invitation.round
+    expected = set(round_.questions.exclude(response_kind="free_text").values_list("pk", flat=True))
+    if set(answers) != expected:
+        missing = expected - set(answers)
+        extra = set(answers) - expected
+        raise ValueError(f"answers do not match the round: missing {missing}, unknown {extra}")
+    texts = [c.strip()[:MAX_COMMENT_LENGTH] for c in comments or [] if c and c.strip()]
+    employee = invitation.employee
+    with transaction.atomic():
+        claimed = Invitation.objects.filter(
+            pk=invitation.pk, responded=False, round__status=Round.Status.OPEN
+        ).update(responded=True)
+        if not claimed:
+            return SubmitOutcome.ALREADY_ANSWERED
+        response = Response.objects.create(
+            round=round_,
+            team_id=employee.team_id,
+            location=employee.location,
+            tenure_band=tenure_band(employee.start_date, round_.scheduled_for),
+        )
+        Answer.objects.bulk_create(
+            [Answer(response=response, question_id=q, value=v) for q, v in answers.items()]
+        )
+        Comment.objects.bulk_create(
+            [Comment(round=round_, team_id=employee.team_id, text=text) for text in texts]
+        )
+    return SubmitOutcome.STORED
