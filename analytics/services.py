@@ -1,0 +1,333 @@
+"""Writes of the analytics app: AI-usage imports. Callers: `import_usage` command, HR upload
+page, API, the `run_usage_import` task.
+
+An import reads every file of one delivery (streaming: CSV in chunks, JSON one record at a
+time), keeps per-person values only in memory, reduces them to (source, team, day, metric)
+cells, and then, in one transaction, makes the stored cells of the days the delivery covers
+equal to the new ones: rows of those days that the delivery no longer has are deleted, changed
+ones updated, new ones created, equal ones left untouched. So:
+- idempotent: importing the same files again writes nothing;
+- latest wins: a later export overlapping earlier days replaces those days of that source;
+- atomic: any problem in any file raises before the transaction and nothing changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.models import TeamDayUsage, UsageImport, UsageImportFile
+from analytics.usage import UsageFileError, UsageProblem, adapter_for
+from analytics.usage.accumulate import Accumulator, UsageCell
+from analytics.usage.base import UsageFile
+from analytics.usage.identity import Roster
+from analytics.usage.parsing import day_from_number
+
+ProgressCallback = Callable[[str, int, int], None]
+
+MAX_USAGE_UPLOAD_BYTES = 200 * 1024 * 1024
+UNMATCHED_REPORTED = 200
+_BATCH = 2000
+
+
+@dataclass(slots=True)
+class UsageImportResult:
+    format: str
+    filenames: list[str]
+    rows_read: int = 0
+    rows_matched: int = 0
+    rows_unmatched: int = 0
+    rows_service: int = 0
+    team_days_written: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    sources: list[str] = field(default_factory=list)
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    unmatched: list[dict[str, object]] = field(default_factory=list)
+    unmatched_distinct: int = 0
+    service_totals: dict[str, float] = field(default_factory=dict)
+    ignored_fields: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"rows read {self.rows_read}, matched {self.rows_matched}, "
+            f"unmatched {self.rows_unmatched} ({self.unmatched_distinct} distinct identifiers), "
+            f"service rows {self.rows_service}; team-days written {self.team_days_written} "
+            f"(usage rows: {self.created} created, {self.updated} updated, "
+            f"{self.deleted} deleted, {self.unchanged} unchanged)"
+        )
+        if self.first_day:
+            text += f"; days {self.first_day} to {self.last_day}"
+        return text
+
+    def record_fields(self) -> dict[str, object]:
+        return {
+            "rows_read": self.rows_read,
+            "rows_matched": self.rows_matched,
+            "rows_unmatched": self.rows_unmatched,
+            "rows_service": self.rows_service,
+            "team_days_written": self.team_days_written,
+            "usage_rows_created": self.created,
+            "usage_rows_updated": self.updated,
+            "usage_rows_deleted": self.deleted,
+            "usage_rows_unchanged": self.unchanged,
+            "sources": self.sources,
+            "first_day": self.first_day,
+            "last_day": self.last_day,
+            "unmatched_identifiers": self.unmatched,
+            "unmatched_distinct": self.unmatched_distinct,
+            "service_totals": self.service_totals,
+            "ignored_fields": self.ignored_fields,
+        }
+
+
+def usage_files_from_paths(paths: Iterable[Path]) -> list[UsageFile]:
+    """Files on disk, opened lazily (and more than once: adapters read the header first)."""
+    files = []
+    for path in paths:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise UsageFileError(
+                [UsageProblem(str(path), None, None, f"cannot read the file ({exc.strerror})")]
+            ) from exc
+        files.append(UsageFile(str(path), lambda p=path: p.open("rb"), size))
+    return files
+
+
+def usage_files_from_bytes(items: Iterable[tuple[str, bytes]]) -> list[UsageFile]:
+    return [UsageFile(name, lambda d=data: io.BytesIO(d), len(data)) for name, data in items]
+
+
+def usage_import(
+    *,
+    format: str,
+    files: list[UsageFile],
+    progress: ProgressCallback | None = None,
+    user: AbstractBaseUser | None = None,
+) -> UsageImportResult:
+    """Import one delivery (e.g. every Amazon Q part file) and record it in the history.
+    Raises `UsageFileError` (file, line, field, cause) and changes nothing when any file has a
+    problem. Caller: the `import_usage` command."""
+    result, cells, days = _read_delivery(format_name=format, files=files, progress=progress)
+    with transaction.atomic():
+        _write_cells(cells, days, result)
+        UsageImport.objects.create(
+            format=format,
+            origin=UsageImport.Origin.COMMAND,
+            filenames=[f.name for f in files],
+            uploaded_by=user if user is not None and user.is_authenticated else None,
+            status=UsageImport.Status.SUCCEEDED,
+            total_bytes=sum(f.size for f in files),
+            processed_bytes=sum(f.size for f in files),
+            finished_at=timezone.now(),
+            **result.record_fields(),
+        )
+    if progress is not None:
+        progress("Done", 1, 1)
+    return result
+
+
+def _read_delivery(
+    *, format_name: str, files: list[UsageFile], progress: ProgressCallback | None
+) -> tuple[UsageImportResult, list[UsageCell], dict[str, set[dt.date]]]:
+    adapter = adapter_for(format_name)
+    if not files:
+        raise UsageFileError([UsageProblem("", None, None, "no file given")])
+    acc = Accumulator(Roster.load())
+    total = sum(f.size for f in files)
+    offset = 0
+    for position, file in enumerate(files, start=1):
+        phase = f"Reading file {position} of {len(files)}"
+
+        def report(done: int, base: int = offset, phase: str = phase) -> None:
+            if progress is not None:
+                progress(phase, min(base + done, total), total)
+
+        adapter.read(file, acc, report)
+        offset += file.size
+    if progress is not None:
+        progress("Aggregating", total, total)
+    cells = acc.finalize()
+    days = {
+        acc.source_names[code]: {day_from_number(d) for d in numbers}
+        for code, numbers in acc.days.items()
+        if numbers
+    }
+    all_days = [d for ds in days.values() for d in ds]
+    result = UsageImportResult(
+        format=format_name,
+        filenames=[f.name for f in files],
+        rows_read=acc.rows_read,
+        rows_matched=acc.rows_matched,
+        rows_unmatched=acc.rows_unmatched,
+        rows_service=acc.rows_service,
+        sources=sorted(days),
+        first_day=min(all_days, default=None),
+        last_day=max(all_days, default=None),
+        unmatched=[
+            {"identifier": identifier, "rows": rows}
+            for identifier, rows in acc.unmatched.most_common(UNMATCHED_REPORTED)
+        ],
+        unmatched_distinct=len(acc.unmatched) + acc.unmatched_dropped,
+        service_totals={k: round(v, 6) for k, v in sorted(acc.service_totals.items())},
+        ignored_fields=sorted(acc.ignored_fields)[:100],
+    )
+    if progress is not None:
+        progress("Writing", total, total)
+    return result, cells, days
+
+
+def _write_cells(
+    cells: list[UsageCell], days: dict[str, set[dt.date]], result: UsageImportResult
+) -> None:
+    """Make the stored cells of `days` (per source) equal to `cells`. Run inside a transaction."""
+    new = {(c.source, c.team_id, c.day, c.metric): c for c in cells}
+    existing: dict[tuple[str, int, dt.date, str], TeamDayUsage] = {}
+    for source, source_days in days.items():
+        rows = TeamDayUsage.objects.filter(
+            source=source, day__gte=min(source_days), day__lte=max(source_days)
+        )
+        for row in rows.iterator(chunk_size=_BATCH):
+            if row.day in source_days:
+                existing[(row.source, row.team_id, row.day, row.metric)] = row
+    to_delete = [row.pk for key, row in existing.items() if key not in new]
+    to_update: list[TeamDayUsage] = []
+    to_create: list[TeamDayUsage] = []
+    changed: set[tuple[str, int, dt.date]] = set()
+    for key, cell in new.items():
+        row = existing.get(key)
+        if row is None:
+            to_create.append(
+                TeamDayUsage(
+                    source=cell.source,
+                    team_id=cell.team_id,
+                    day=cell.day,
+                    metric=cell.metric,
+                    unit=cell.unit,
+                    total=cell.total,
+                    contributors=cell.contributors,
+                    max_single=cell.max_single,
+                )
+            )
+            changed.add(key[:3])
+        elif not _same(row, cell):
+            row.unit, row.total = cell.unit, cell.total
+            row.contributors, row.max_single = cell.contributors, cell.max_single
+            to_update.append(row)
+            changed.add(key[:3])
+    changed.update(key[:3] for key, row in existing.items() if key not in new)
+    for start in range(0, len(to_delete), _BATCH):
+        TeamDayUsage.objects.filter(pk__in=to_delete[start : start + _BATCH]).delete()
+    TeamDayUsage.objects.bulk_update(
+        to_update, ["unit", "total", "contributors", "max_single"], batch_size=500
+    )
+    TeamDayUsage.objects.bulk_create(to_create, batch_size=_BATCH)
+    result.created = len(to_create)
+    result.updated = len(to_update)
+    result.deleted = len(to_delete)
+    result.unchanged = len(new) - len(to_create) - len(to_update)
+    result.team_days_written = len(changed)
+
+
+def _same(row: TeamDayUsage, cell: UsageCell) -> bool:
+    def close(a: float | None, b: float | None) -> bool:
+        if a is None or b is None:
+            return a is b
+        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9)
+
+    return (
+        row.unit == cell.unit
+        and row.contributors == cell.contributors
+        and close(row.total, cell.total)
+        and close(row.max_single, cell.max_single)
+    )
+
+
+# --- Imports run by a worker (HR upload page, API) -----------------------------------------------
+
+
+def usage_import_create(
+    *, format: str, uploads: list[tuple[str, bytes]], user: AbstractBaseUser | None
+) -> UsageImport:
+    """Record an uploaded delivery (one or more files of one format) and enqueue its import
+    after commit. The files stay in the database only until the import finishes. Caller: HR
+    upload view, API."""
+    from analytics.tasks import run_usage_import
+
+    adapter_for(format)  # an unknown format is refused before anything is stored
+    record = UsageImport.objects.create(
+        format=format,
+        origin=UsageImport.Origin.UPLOAD,
+        filenames=[name[:255] for name, _ in uploads],
+        uploaded_by=user if user is not None and user.is_authenticated else None,
+        total_bytes=sum(len(data) for _, data in uploads),
+    )
+    UsageImportFile.objects.bulk_create(
+        UsageImportFile(usage_import=record, position=i, name=name[:255], content=data)
+        for i, (name, data) in enumerate(uploads)
+    )
+    transaction.on_commit(lambda: run_usage_import.delay(record.pk))
+    return record
+
+
+def usage_import_run(*, import_id: int) -> UsageImport:
+    """Run a recorded upload. Idempotent and crash-safe: a finished import is left as it is
+    (its files are gone); one interrupted mid-way wrote nothing, since the write, the outcome
+    and the deletion of the uploaded files are one transaction, and simply runs again.
+    Caller: the `run_usage_import` task."""
+    claimed = UsageImport.objects.filter(
+        pk=import_id, status__in=[UsageImport.Status.PENDING, UsageImport.Status.RUNNING]
+    ).update(status=UsageImport.Status.RUNNING, phase="Starting")
+    record = UsageImport.objects.get(pk=import_id)
+    if not claimed:
+        return record
+    stored = list(record.files.order_by("position").values_list("name", "content"))
+    files = usage_files_from_bytes((name, bytes(content)) for name, content in stored)
+    last = [0.0]
+
+    def report(phase: str, done: int, total: int) -> None:
+        now = timezone.now().timestamp()
+        if now - last[0] >= 0.5 or done >= total:
+            last[0] = now
+            UsageImport.objects.filter(pk=import_id).update(
+                phase=phase, processed_bytes=done, total_bytes=total
+            )
+
+    try:
+        result, cells, days = _read_delivery(
+            format_name=record.format, files=files, progress=report
+        )
+        with transaction.atomic():
+            _write_cells(cells, days, result)
+            UsageImport.objects.filter(pk=import_id).update(
+                status=UsageImport.Status.SUCCEEDED,
+                phase="",
+                processed_bytes=record.total_bytes,
+                finished_at=timezone.now(),
+                **result.record_fields(),
+            )
+            UsageImportFile.objects.filter(usage_import_id=import_id).delete()
+    except UsageFileError as exc:
+        with transaction.atomic():
+            UsageImport.objects.filter(pk=import_id).update(
+                status=UsageImport.Status.FAILED,
+                phase="",
+                errors=[p.as_dict() for p in exc.problems],
+                error_count=exc.total,
+                finished_at=timezone.now(),
+            )
+            UsageImportFile.objects.filter(usage_import_id=import_id).delete()
+    record.refresh_from_db()
+    return record

@@ -1,0 +1,14 @@
+"""Celery tasks of the analytics app: thin, ids in, one service call each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from analytics import services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_usage_import(import_id: int) -> str:
+    """Run an uploaded AI-usage import. Safe to run twice (see `services.usage_import_run`), so
+    it is acknowledged late: a worker killed mid-import leaves the message to be redelivered."""
+    return services.usage_import_run(import_id=import_id).status

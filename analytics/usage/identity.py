@@ -1,0 +1,116 @@
+"""Who is who in an export: identifiers resolved through the roster's aliases, never guessed.
+
+An identifier resolves to one employee or to nobody. Kinds:
+- `email`: the roster email (lower-cased);
+- `upn`: the roster UPN, or the email when the UPN column is empty (UPNs usually are emails);
+  a 32-hex-digit value is the unsalted MD5 of the lower-cased UPN (or email) that Microsoft's
+  "anonymous identifiers" setting puts in reports;
+- `github`: the roster's GitHub login; `aws`: the IAM Identity Center user id;
+- `openai`: the OpenAI user id;
+- `any`: any of the above (LiteLLM's internal user ids and similar free-form ids).
+Employees are attributed to their current team on the roster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from surveys.models import Employee, Team
+
+_MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
+KINDS = ("email", "upn", "github", "aws", "openai", "any")
+
+
+def md5_hex(value: str) -> str:
+    return hashlib.md5(value.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+@dataclass(slots=True)
+class Roster:
+    """The roster in memory, as dense person indexes. Built once per import."""
+
+    person_team: np.ndarray  # person index -> team index
+    team_ids: list[int]  # team index -> Team pk
+    team_index: dict[str, int]  # team path -> team index
+    ancestors: np.ndarray  # team index x level -> team index of the ancestor at that level, -1
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> Roster:
+        teams = list(Team.objects.order_by("depth", "path").values_list("id", "path"))
+        team_index = {path: i for i, (_, path) in enumerate(teams)}
+        depth = max((p.count("/") + 1 for _, p in teams), default=1)
+        ancestors = np.full((max(len(teams), 1), depth), -1, dtype=np.int64)
+        for i, (_, path) in enumerate(teams):
+            parts = path.split("/")
+            for level in range(len(parts)):
+                ancestors[i, level] = team_index["/".join(parts[: level + 1])]
+        maps: dict[str, dict[str, int]] = {k: {} for k in ("email", "upn", "github", "aws")}
+        maps["openai"] = {}
+        md5s: dict[str, int] = {}
+        person_team: list[int] = []
+        rows = Employee.objects.values_list(
+            "email", "upn", "github_login", "aws_user_id", "openai_user_id", "team__path"
+        ).order_by("pk")
+        for person, (email, upn, github, aws, openai, team_path) in enumerate(rows.iterator()):
+            person_team.append(team_index[team_path])
+            maps["email"][email.lower()] = person
+            if upn:
+                maps["upn"][upn.lower()] = person
+                md5s[md5_hex(upn.lower())] = person
+            md5s.setdefault(md5_hex(email.lower()), person)
+            if github:
+                maps["github"][github.lower()] = person
+            if aws:
+                maps["aws"][aws.lower()] = person
+            if openai:
+                maps["openai"][openai.lower()] = person
+        maps["md5"] = md5s
+        return cls(
+            person_team=np.array(person_team, dtype=np.int64),
+            team_ids=[pk for pk, _ in teams],
+            team_index=team_index,
+            ancestors=ancestors,
+            by_kind=maps,
+        )
+
+    def resolve(self, kind: str, identifier: str) -> int:
+        """The person index for `identifier`, or -1 when it matches nobody."""
+        key = (kind, identifier)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._lookup(kind, identifier.strip().lower())
+            self._cache[key] = found
+        return found
+
+    def _lookup(self, kind: str, value: str) -> int:
+        if not value:
+            return -1
+        maps = self.by_kind
+        if kind == "email":
+            return maps["email"].get(value, -1)
+        if kind == "upn":
+            if _MD5.match(value):
+                return maps["md5"].get(value, -1)
+            return maps["upn"].get(value, maps["email"].get(value, -1))
+        if kind == "github":
+            return maps["github"].get(value, -1)
+        if kind == "aws":
+            return maps["aws"].get(value, -1)
+        if kind == "openai":
+            return maps["openai"].get(value, -1)
+        found = {
+            maps[k][value] for k in ("email", "upn", "github", "aws", "openai") if value in maps[k]
+        }
+        # Two employees claiming the same free-form id under different aliases: not guessed.
+        return found.pop() if len(found) == 1 else -1
+
+    def resolve_many(self, kind: str, identifiers: list[str]) -> np.ndarray:
+        return np.fromiter(
+            (self.resolve(kind, i) for i in identifiers), dtype=np.int64, count=len(identifiers)
+        )
