@@ -179,11 +179,15 @@ def parse_roster(data: bytes, *, progress: ProgressCallback | None = None) -> Pa
 
     total = max(text.count("\n"), 1)
     zones = _time_zones()
-    rows = _rows_if_all_valid(text, index, parsed.alias_columns, zones)
+    width = len(columns)
+    # The common case, a valid file, is checked column by column at C speed; any doubt and the
+    # row-by-row validation runs instead, naming every problem. Both accept exactly the same
+    # files and return the same rows (tests/surveys/test_roster_parsing.py holds them to it).
+    rows = _rows_if_all_valid(text, width, index, parsed.alias_columns, zones)
     if rows is not None:
         parsed.rows = rows
     else:
-        _validate_rows(text, index, parsed, zones, progress, total)
+        _validate_rows(text, width, index, parsed, zones, progress, total)
 
     if not parsed.rows and parsed.ok:
         parsed.add(2, None, "the file has a header but no employees")
@@ -192,6 +196,162 @@ def parse_roster(data: bytes, *, progress: ProgressCallback | None = None) -> Pa
     if progress is not None:
         progress(total, total)
     return parsed
+
+
+def _validate_rows(
+    text: str,
+    width: int,
+    index: dict[str, int],
+    parsed: ParsedRoster,
+    zones: frozenset[str],
+    progress: ProgressCallback | None,
+    total: int,
+) -> None:
+    """Row by row: keep the valid rows, record every problem with its line and column."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    next(reader)  # the header, already checked
+    seen_email: dict[str, int] = {}
+    seen_alias: dict[tuple[str, str], int] = {}
+    get = index.get
+    line = 1
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line
+            if len(record) != width:
+                parsed.add(
+                    line, None, f"expected {width} fields like the header, found {len(record)}"
+                )
+                continue
+            row = _validate_record(record, line, index, get, zones, parsed)
+            if row is None:
+                continue
+            first = seen_email.get(row.email)
+            if first is not None:
+                parsed.add(line, "email", f"duplicate email '{row.email}' (first on line {first})")
+                continue
+            seen_email[row.email] = line
+            for alias in parsed.alias_columns:
+                value = getattr(row, alias)
+                if value is None:
+                    continue
+                first = seen_alias.get((alias, value))
+                if first is not None:
+                    parsed.add(line, alias, f"duplicate {alias} '{value}' (first on line {first})")
+                else:
+                    seen_alias[(alias, value)] = line
+            parsed.rows.append(row)
+            if progress is not None and len(parsed.rows) % 5000 == 0:
+                progress(line, total)
+    except csv.Error as exc:
+        parsed.add(reader.line_num or line, None, f"malformed CSV: {exc}")
+
+
+def _rows_if_all_valid(
+    text: str,
+    width: int,
+    index: dict[str, int],
+    alias_columns: tuple[str, ...],
+    zones: frozenset[str],
+) -> list[RosterRow] | None:
+    """Every row, validated and normalised exactly as `_validate_record` does, or None as soon
+    as anything would be a problem there (the caller then finds and names the problems).
+
+    Column-wise: each check is one pass of a C-level builtin (`map`, `set`, `all`) over a
+    column, and the columns that repeat (teams, managers, dates) are normalised once per
+    distinct value.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    next(reader)  # the header, already checked
+    records: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for record in reader:
+            if len(record) == width:
+                records.append(record)
+                lines.append(reader.line_num)
+            elif record and (len(record) != 1 or record[0].strip()):
+                return None  # wrong field count
+    except csv.Error:
+        return None
+    if not records:
+        return []
+    columns = list(zip(*records, strict=True))
+    del records
+
+    def column(name: str) -> list[str]:
+        return [value.strip() for value in columns[index[name]]]
+
+    emails = [value.lower() for value in column("email")]
+    if not all(map(_EMAIL_RE.match, emails)) or len(set(emails)) != len(emails):
+        return None
+
+    names = column("name")
+    if not all(names) or max(map(len, names)) > 200:
+        return None
+
+    team_paths: dict[str, str] = {}
+    for raw in set(columns[index["team"]]):
+        team_raw = raw.strip().strip(TEAM_PATH_SEPARATOR)
+        segments = [s.strip() for s in team_raw.split(TEAM_PATH_SEPARATOR)]
+        if not team_raw or not all(segments) or max(map(len, segments)) > 200:
+            return None
+        team_paths[raw] = TEAM_PATH_SEPARATOR.join(segments)
+    teams = [team_paths[raw] for raw in columns[index["team"]]]
+
+    managers = [value.lower() or None for value in column("manager_email")]
+    if not all(map(_EMAIL_RE.match, set(managers) - {None})):
+        return None
+
+    locations = column("location")
+    if max(map(len, locations)) > 200:
+        return None
+
+    raw_dates = column("start_date")
+    dates: dict[str, dt.date | None] = {"": None}
+    try:
+        dates.update((raw, dt.date.fromisoformat(raw)) for raw in set(raw_dates) if raw)
+    except ValueError:
+        return None
+    start_dates = [dates[raw] for raw in raw_dates]
+
+    time_zones = column("timezone")
+    if not zones.issuperset(time_zones):
+        return None
+
+    none = [None] * len(emails)
+    aliases: dict[str, list[str | None]] = dict.fromkeys(ALIAS_COLUMNS, none)
+    for alias in alias_columns:
+        values = column(alias)
+        present = [value for value in values if value]
+        if alias == "github_login":
+            valid = all(map(_GITHUB_RE.match, present))
+            values = [value.lower() for value in values]
+        elif alias == "upn":
+            values = [value.lower() for value in values]
+            valid = all(map(_EMAIL_RE.match, filter(None, values)))
+        else:
+            valid = all(map(_ID_RE.match, present))
+        normalised = [value or None for value in values]
+        if not valid or len(set(normalised)) - (None in normalised) != len(present):
+            return None
+        aliases[alias] = normalised
+
+    return list(
+        map(
+            RosterRow,
+            lines,
+            emails,
+            names,
+            teams,
+            managers,
+            locations,
+            start_dates,
+            time_zones,
+            *(aliases[alias] for alias in ALIAS_COLUMNS),
+        )
+    )
 
 
 def _validate_record(

@@ -134,11 +134,15 @@ class Occurrence:
 
 
 def _occurrence(cadence: Cadence, day: dt.date) -> Occurrence:
+    """Where `day` falls in the cadence: its index (wave A on even, B on odd) and whether it is
+    the first wave-A round of its calendar quarter (quarterly items go there, so that no round
+    grows past the 12 items of a 3-minute pulse)."""
     dates = cadence_occurrences(cadence, until=day)
     index = dates.index(day) if day in dates else len(dates)
-    quarter = (day.month - 1) // 3
-    quarterly = not any(
-        d.year == day.year and (d.month - 1) // 3 == quarter and d < day for d in dates
+    quarter = (day.year, (day.month - 1) // 3)
+    earlier_a = [d for i, d in enumerate(dates) if i % 2 == 0 and d < day]
+    quarterly = index % 2 == 0 and not any(
+        (d.year, (d.month - 1) // 3) == quarter for d in earlier_a
     )
     return Occurrence(cadence, day, index, quarterly)
 
@@ -426,10 +430,14 @@ def _after_close(round_id: int) -> None:
 
 
 def round_after_close(*, round_id: int) -> None:
-    """Work that follows a close: the analytics app computes the round's publication. The
-    hook is looked up lazily so that the surveys app does not import analytics at load time."""
+    """Work that follows a close: the stored rows are shuffled (no arrival order survives),
+    then the analytics app computes the round's publication (hooks named in
+    `PULSE_AFTER_CLOSE_HOOKS`, looked up lazily so that surveys does not import analytics)."""
     from django.utils.module_loading import import_string
 
+    from surveys.services.responses import round_storage_shuffle
+
+    round_storage_shuffle(round_id=round_id)
     for path in getattr(settings, "PULSE_AFTER_CLOSE_HOOKS", []):
         import_string(path)(round_id=round_id)
 

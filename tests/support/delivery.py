@@ -1,4 +1,5 @@
-"""Fixtures for survey delivery: a cadence over the small organisation, tasks run inline."""
+"""Fixtures for survey delivery (registered in tests/conftest.py): a cadence over the small
+organisation, delivery tasks run inline, a settable clock."""
 
 from __future__ import annotations
 
