@@ -315,10 +315,10 @@ def test_it_finds_planted_hotspots_with_recall_and_precision_of_at_least_0_9():
 
 def test_it_finds_most_moderate_hotspots_in_teams_of_20_or_more():
     # +15-20 points is a realistic effect but close to the noise of a 20-person team against
-    # 4 points of natural spread: measured recall about 0.8; see the power table in the report.
+    # 4 points of natural spread: measured recall 0.89 (0.54 over all sizes 5..40, q = 0.10).
     recall, precision, _ = pooled_detection(range(100), effect=(15.0, 20.0), hotspot_min_n=20)
 
-    assert recall >= 0.7, recall
+    assert recall >= 0.8, recall
     assert precision >= 0.9, precision
 
 
