@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from analytics import api as analytics_api
 from surveys import api as surveys_api
 
 app_name = "api"
@@ -17,4 +18,11 @@ urlpatterns = [
         surveys_api.RosterImportDetailApi.as_view(),
         name="roster_import",
     ),
+    path("usage-imports/", analytics_api.UsageImportListApi.as_view(), name="usage_imports"),
+    path(
+        "usage-imports/<uuid:public_id>/",
+        analytics_api.UsageImportDetailApi.as_view(),
+        name="usage_import",
+    ),
+    path("teams/<int:team_id>/usage/", analytics_api.TeamUsageApi.as_view(), name="team_usage"),
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("s/<str:token>", survey_views.answer, name="answer"),
     path("s/<str:token>/thanks", survey_views.answer_thanks, name="answer_thanks"),
+    path("hr/usage/", include("analytics.usage_urls")),
     path("hr/", include("surveys.urls")),
     path("results/", include("analytics.urls")),
     path("api/v1/", include("pulse.api_urls")),

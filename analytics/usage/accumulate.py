@@ -229,23 +229,38 @@ class Accumulator:
             state.values = np.empty(0, dtype=np.float64)
         cells: list[UsageCell] = []
         if len(keys):
-            persons = keys & _PERSON_MASK
-            head = keys >> _PERSON_BITS  # source | metric | day
-            levels = self.roster.ancestors[self.roster.person_team[persons]]
-            out_keys = []
-            out_values = []
-            for level in range(levels.shape[1]):
-                team = levels[:, level]
-                present = team >= 0
-                out_keys.append((head[present] << _PERSON_BITS) | team[present])
-                out_values.append(values[present])
-            grouped = pd.Series(np.concatenate(out_values)).groupby(
-                np.concatenate(out_keys), sort=True
-            )
-            table = grouped.agg(["sum", "count", "max"])
-            cells.extend(self._cells(table))
+            cells.extend(self._cells(self._roll_up(keys, values)))
         cells.extend(self._team_level_cells())
         return cells
+
+    def _roll_up(self, keys: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+        """Sum, distinct-people count and max per (source, metric, day, team subtree).
+
+        First per person's own team (one group-by over the person keys), then up the tree:
+        every person is in exactly one team, so subtrees of different children are disjoint
+        and their counts add up exactly; sums add, maxima take the max."""
+        persons = keys & _PERSON_MASK
+        own = (keys >> _PERSON_BITS << _PERSON_BITS) | self.roster.person_team[persons]
+        table = pd.Series(values).groupby(own, sort=False).agg(["sum", "count", "max"])
+        own_keys = table.index.to_numpy(dtype=np.int64)
+        head = own_keys >> _PERSON_BITS << _PERSON_BITS
+        levels = self.roster.ancestors[own_keys & _PERSON_MASK]
+        parts = []
+        for level in range(levels.shape[1]):
+            team = levels[:, level]
+            present = team >= 0
+            part = table[present].copy()
+            part.index = head[present] | team[present]
+            parts.append(part)
+        stacked = pd.concat(parts)
+        grouped = stacked.groupby(level=0, sort=True)
+        return pd.DataFrame(
+            {
+                "sum": grouped["sum"].sum(),
+                "count": grouped["count"].sum(),
+                "max": grouped["max"].max(),
+            }
+        )
 
     def _cells(self, table: pd.DataFrame) -> list[UsageCell]:
         keys = table.index.to_numpy(dtype=np.int64)

@@ -26,6 +26,7 @@ from analytics.usage.base import (
     Row,
     UsageFile,
     Values,
+    codes_and_uniques,
     csv_chunks,
     get,
     guess_unit,
@@ -79,16 +80,14 @@ class GenericCsv(Adapter):
             n = len(chunk)
             acc.rows_read += n
             day, ok = days.column(chunk[cols["date"]], file.name, line, cols["date"], problems)
-            tool_codes, tools = pd.factorize(chunk[cols["tool"]], use_na_sentinel=True)
+            tool_codes, tools = codes_and_uniques(chunk[cols["tool"]])
             if (tool_codes < 0).any():
                 row = int(np.argmax(tool_codes < 0))
                 problems.add(file.name, line + row, cols["tool"], "the tool is empty")
                 ok &= tool_codes >= 0
-            source_lut = np.array(
-                [acc.source(_slug(str(t))) for t in tools.tolist()] + [0], dtype=np.int64
-            )
+            source_lut = np.array([acc.source(_slug(str(t))) for t in tools] + [0], dtype=np.int64)
             sources = source_lut[tool_codes]
-            metric_codes, metric_names = pd.factorize(chunk[cols["metric"]], use_na_sentinel=True)
+            metric_codes, metric_names = codes_and_uniques(chunk[cols["metric"]])
             if (metric_codes < 0).any():
                 row = int(np.argmax(metric_codes < 0))
                 problems.add(file.name, line + row, cols["metric"], "the metric is empty")
@@ -97,7 +96,7 @@ class GenericCsv(Adapter):
             metric_lut = np.array(
                 [
                     acc.metric(_slug(str(m)), units[j] or guess_unit(str(m)), SUM)
-                    for j, m in enumerate(metric_names.tolist())
+                    for j, m in enumerate(metric_names)
                 ]
                 + [0],
                 dtype=np.int64,
@@ -366,9 +365,9 @@ class M365Copilot(Adapter):
     def _periods(
         self, series: pd.Series, file: str, line: int, cols: dict[str, str], problems: Problems
     ) -> np.ndarray:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        codes, uniques = codes_and_uniques(series)
         lut = np.zeros(len(uniques) + 1, dtype=np.int64)
-        for j, value in enumerate(uniques.tolist()):
+        for j, value in enumerate(uniques):
             digits = re.sub(r"\D", "", str(value))
             if not digits or int(digits) == 0 or int(digits) > 3660:
                 row = int(np.argmax(codes == j))

@@ -1,0 +1,158 @@
+"""Rule 11 at the exit: a team's usage is shown only when >= k people contribute and nobody
+contributes more than 85%; over several days, with bounds that can only err towards hiding."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from analytics.gate import (
+    USAGE_HIDDEN_DOMINANT,
+    USAGE_HIDDEN_NO_BREAKDOWN,
+    usage_release_decision,
+    usage_release_for_team,
+)
+from analytics.services import usage_files_from_bytes, usage_import
+from surveys.models import Team
+from surveys.services import roster_import, staff_user_create
+from tests.conftest import PASSWORD, client_for
+
+D1 = dt.date(2026, 5, 4)
+D2 = dt.date(2026, 5, 5)
+
+
+@pytest.fixture
+def big_org(db: None) -> dict[str, Team]:
+    """Team A (6 people) and team B (2 people) under Org; Other (1 person) elsewhere."""
+    lines = ["email,name,team,manager_email,location,start_date,timezone"]
+    lines += [f"a{i}@acme.test,A {i},Org/A,,Berlin,2020-01-01,UTC" for i in range(6)]
+    lines += [f"b{i}@acme.test,B {i},Org/B,,Berlin,2020-01-01,UTC" for i in range(2)]
+    lines += ["o0@acme.test,O 0,Other,,Berlin,2020-01-01,UTC"]
+    roster_import(data=("\n".join(lines) + "\n").encode())
+    return {t.path: t for t in Team.objects.all()}
+
+
+def load(rows: list[tuple[str, dt.date, float]]) -> None:
+    text = "email,date,tool,metric,value\n" + "".join(
+        f"{email},{day},copilot,lines,{value}\n" for email, day, value in rows
+    )
+    usage_import(format="generic", files=usage_files_from_bytes([("u.csv", text.encode())]))
+
+
+def figure(team: Team, start: dt.date, end: dt.date, metric: str = "lines"):
+    [f] = usage_release_for_team(team=team, start=start, end=end, metric=metric)
+    return f
+
+
+def test_a_team_with_five_balanced_contributors_is_shown(big_org) -> None:
+    load([(f"a{i}@acme.test", D1, 10) for i in range(5)])
+    f = figure(big_org["Org/A"], D1, D1)
+    assert (f.shown, f.value, f.hidden_reason) == (True, 50, "")
+
+
+def test_fewer_than_k_contributors_are_hidden_without_saying_how_many(big_org) -> None:
+    load([(f"a{i}@acme.test", D1, 10) for i in range(4)])
+    f = figure(big_org["Org/A"], D1, D1)
+    assert (f.shown, f.value) == (False, None)
+    assert f.hidden_reason == "hidden: fewer than 5 people contribute"
+    assert "4" not in f.hidden_reason
+
+
+def test_one_dominant_contributor_hides_the_team(big_org) -> None:
+    # 5 people, one with 86% of the total.
+    load([("a0@acme.test", D1, 860)] + [(f"a{i}@acme.test", D1, 35) for i in range(1, 5)])
+    f = figure(big_org["Org/A"], D1, D1)
+    assert (f.shown, f.hidden_reason) == (False, USAGE_HIDDEN_DOMINANT)
+
+
+def test_exactly_85_percent_is_still_shown(big_org) -> None:
+    load([("a0@acme.test", D1, 850)] + [(f"a{i}@acme.test", D1, 37.5) for i in range(1, 5)])
+    assert figure(big_org["Org/A"], D1, D1).shown
+
+
+def test_parent_team_figures_are_exact_distinct_counts_per_day(big_org) -> None:
+    # 3 people in A and 2 in B: neither child reaches k, the parent has 5 distinct people.
+    load([(f"a{i}@acme.test", D1, 10) for i in range(3)] + [("b0@acme.test", D1, 10)])
+    load(
+        [("b1@acme.test", D1, 10)]
+        + [(f"a{i}@acme.test", D1, 10) for i in range(3)]
+        + [("b0@acme.test", D1, 10)]
+    )
+    assert figure(big_org["Org"], D1, D1).value == 50
+    assert not figure(big_org["Org/A"], D1, D1).shown
+    assert not figure(big_org["Org/B"], D1, D1).shown
+
+
+def test_a_period_uses_the_largest_daily_count_not_a_sum_of_days(big_org) -> None:
+    # The same 3 people on two days: never 6 people.
+    load([(f"a{i}@acme.test", day, 10) for i in range(3) for day in (D1, D2)])
+    f = figure(big_org["Org/A"], D1, D2)
+    assert not f.shown and "fewer than 5" in f.hidden_reason
+
+
+def test_a_period_hides_a_person_who_may_dominate_across_days(big_org) -> None:
+    # Each day one heavy user (a0 on D1, a1 on D2) holding 80% of that day: the sum of daily
+    # maxima (1600 of 2000) is 80% -> shown; a heavier pattern crosses 85% -> hidden.
+    load([("a0@acme.test", D1, 800)] + [(f"a{i}@acme.test", D1, 50) for i in range(1, 5)])
+    load(
+        [("a1@acme.test", D2, 800), ("a0@acme.test", D2, 50)]
+        + [(f"a{i}@acme.test", D2, 50) for i in range(2, 5)]
+    )
+    assert figure(big_org["Org/A"], D1, D2).shown
+    # Now a0 holds 800 of D1 and 950 of D2: 1750 of 2000 = 87.5%.
+    load([("a0@acme.test", D2, 950)] + [(f"a{i}@acme.test", D2, 12.5) for i in range(1, 5)])
+    assert figure(big_org["Org/A"], D1, D2).hidden_reason == USAGE_HIDDEN_DOMINANT
+
+
+def test_people_count_metrics_become_person_days_over_a_period(big_org) -> None:
+    load([(f"a{i}@acme.test", day, 10) for i in range(5) for day in (D1, D2)])
+    f = figure(big_org["Org/A"], D1, D2, metric="active_users")
+    assert (f.shown, f.value, f.unit) == (True, 10, "person-days")
+
+
+def test_team_level_sources_without_a_breakdown_are_never_shown(big_org) -> None:
+    usage_import(
+        format="generic",
+        files=usage_files_from_bytes(
+            [("t.csv", b"team,date,tool,metric,value\nOrg/A,2026-05-04,legacy,suggestions,500\n")]
+        ),
+    )
+    f = figure(big_org["Org/A"], D1, D1, metric="suggestions")
+    assert (f.shown, f.hidden_reason) == (False, USAGE_HIDDEN_NO_BREAKDOWN)
+
+
+def test_the_decision_never_lowers_k_below_the_setting(settings) -> None:
+    settings.PULSE_MIN_GROUP_SIZE = 7
+    assert usage_release_decision(total=60, contributors_lower_bound=6, max_single_upper_bound=10)
+    assert not usage_release_decision(
+        total=70, contributors_lower_bound=7, max_single_upper_bound=10
+    )
+
+
+def test_the_api_releases_usage_through_the_gate_and_scopes_teams(big_org) -> None:
+    load([(f"a{i}@acme.test", D1, 10) for i in range(5)] + [("o0@acme.test", D1, 99)])
+    leader = staff_user_create(
+        username="lead", password=PASSWORD, kind="leader", team_paths=["Org"]
+    )
+    client = client_for(leader)
+    response = client.get(
+        f"/api/v1/teams/{big_org['Org/A'].pk}/usage/", {"start": "2026-05-04", "end": "2026-05-04"}
+    )
+    assert response.status_code == 200
+    lines = next(f for f in response.json() if f["metric"] == "lines")
+    assert (lines["shown"], lines["value"], lines["unit"]) == (True, 50, "lines")
+    # The one-person team outside the leader's scope: the same 404 as a missing team.
+    assert client.get(f"/api/v1/teams/{big_org['Other'].pk}/usage/").status_code == 404
+    assert client.get("/api/v1/teams/999999/usage/").status_code == 404
+    hr = staff_user_create(username="hr2", password=PASSWORD, kind="hr")
+    other = (
+        client_for(hr)
+        .get(
+            f"/api/v1/teams/{big_org['Other'].pk}/usage/",
+            {"start": "2026-05-04", "end": "2026-05-04"},
+        )
+        .json()
+    )
+    assert all(f["value"] is None for f in other)
+    assert "99" not in str(other)
