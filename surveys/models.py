@@ -339,6 +339,9 @@ class Round(models.Model):
     scheduled_for = models.DateField()
     sequence = models.PositiveIntegerField(default=0, help_text="0-based index within the cadence.")
     wave = models.CharField(max_length=10, blank=True)
+    sends_immediately = models.BooleanField(
+        default=False, help_text="'Send now': every invitation goes out at opening."
+    )
     questions = models.ManyToManyField(Question, related_name="rounds")
     opens_at = models.DateTimeField()
     closes_at = models.DateTimeField()

@@ -91,8 +91,15 @@ def _worker_database_url() -> str:
 class WorkerProcess:
     """A real `celery worker` in its own process, on the test database and the real broker."""
 
-    def __init__(self, *, concurrency: int = 1, pool: str = "prefork") -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int = 1,
+        pool: str = "prefork",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         env = dict(os.environ)
+        env.update(extra_env or {})
         env["DATABASE_URL"] = _worker_database_url()
         env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
         env["CONN_MAX_AGE"] = "0"

@@ -9,7 +9,10 @@ safe to crash in the middle:
 - invitations are unique per round and employee, created with ON CONFLICT DO NOTHING;
 - an email is sent inside the transaction that marks it sent (conditional UPDATE on
   `sent_at IS NULL` / `reminders_sent = n`): a crash before the commit rolls the mark back and
-  the next run sends it, a concurrent run finds the row already claimed and skips it.
+  the next run sends it, a concurrent run finds the row already claimed and skips it. Those
+  commits do not wait for the disk (`_commit_without_waiting_for_disk`): only a crash of the
+  database server itself can lose the last fraction of a second of marks, and then resends
+  those emails (duplicates, never a gap).
 """
 
 from __future__ import annotations
@@ -184,6 +187,7 @@ def round_open(
                 scheduled_for=day,
                 sequence=occurrence.index,
                 wave=wave,
+                sends_immediately=send_now,
                 opens_at=opens_at,
                 closes_at=closes_at,
             )
@@ -247,7 +251,7 @@ def invitations_create(
 ) -> int:
     """Create the invitations of these employees (existing ones are left as they are).
     Returns how many were new. Idempotent (unique round x employee, ignore conflicts)."""
-    if round_.cadence is not None and not send_now:
+    if round_.cadence is not None and not (send_now or round_.sends_immediately):
         local_time = round_.cadence.local_time
         send_at = {
             pk: local_instant(round_.scheduled_for, local_time, tz)
@@ -289,35 +293,79 @@ def invite_chunk(*, round_id: int, employee_ids: Sequence[int], send_now: bool =
 # --- Emails -------------------------------------------------------------------------------------
 
 
-def _message(
-    invitation: Invitation, *, kind: str, connection: BaseEmailBackend
-) -> EmailMultiAlternatives:
-    round_ = invitation.round
-    context = {
-        "employee_name": invitation.employee.name,
-        "url": invitation_url(invitation.nonce),
-        "round": round_,
-        "closes_at": round_.closes_at,
-        "question_count": round_.questions.count(),
-        "min_group_size": settings.PULSE_MIN_GROUP_SIZE,
-        "kind": kind,
-    }
-    subject = (
-        "A 3-minute anonymous pulse: how are you doing?"
-        if kind == "invitation"
-        else "Reminder: your anonymous pulse closes soon"
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    """What one email needs from its invitation, read for a whole batch in one query."""
+
+    pk: int
+    round_id: int
+    nonce: str
+    name: str
+    email: str
+
+
+def _recipients(invitations: QuerySet[Invitation]) -> list[_Recipient]:
+    rows = invitations.order_by("pk").values_list(
+        "pk", "round_id", "nonce", "employee__name", "employee__email"
     )
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("surveys/email/invitation.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[invitation.employee.email],
-        connection=connection,
-    )
-    message.attach_alternative(
-        render_to_string("surveys/email/invitation.html", context), "text/html"
-    )
-    return message
+    return [_Recipient(*row) for row in rows]
+
+
+class _Mailer:
+    """Builds the invitation and reminder emails of a batch. What is the same for every email
+    of a round (the round, its question count) is read once per round, not once per email."""
+
+    def __init__(self, connection: BaseEmailBackend) -> None:
+        self.connection = connection
+        self._rounds: dict[int, tuple[Round, int]] = {}
+
+    def message(self, recipient: _Recipient, *, kind: str) -> EmailMultiAlternatives:
+        if recipient.round_id not in self._rounds:
+            round_ = Round.objects.get(pk=recipient.round_id)
+            self._rounds[recipient.round_id] = (round_, round_.questions.count())
+        round_, question_count = self._rounds[recipient.round_id]
+        context = {
+            "employee_name": recipient.name,
+            "url": invitation_url(recipient.nonce),
+            "round": round_,
+            "closes_at": round_.closes_at,
+            "question_count": question_count,
+            "min_group_size": settings.PULSE_MIN_GROUP_SIZE,
+            "kind": kind,
+        }
+        subject = (
+            "A 3-minute anonymous pulse: how are you doing?"
+            if kind == "invitation"
+            else "Reminder: your anonymous pulse closes soon"
+        )
+        message = EmailMultiAlternatives(
+            subject=subject,
+            body=render_to_string("surveys/email/invitation.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[recipient.email],
+            connection=self.connection,
+        )
+        message.attach_alternative(
+            render_to_string("surveys/email/invitation.html", context), "text/html"
+        )
+        return message
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """Let the current transaction's COMMIT return before its WAL record reaches the disk
+    (PostgreSQL `synchronous_commit = off`, for this transaction only; elsewhere a no-op).
+
+    Why: one transaction per email is what keeps sending crash-safe, but waiting for a disk
+    flush per email would make the flush, not the email, the cost of a fan-out. What it
+    changes: nothing for atomicity, isolation or a crash of Pulse (a committed mark is seen at
+    once by every other transaction). Only if the database server itself crashes may the marks
+    committed in its last moments (at most 3 x `wal_writer_delay`, 0.6 s by default) be lost;
+    those emails are then sent again: a duplicate, never a gap, like the email that a crash
+    between send and commit already leaves unmarked."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def invitations_send_due(
@@ -327,25 +375,26 @@ def invitations_send_due(
 
     Each email is sent inside the transaction that marks it sent: a crash rolls the mark back
     (the next run sends it: no gap); a concurrent run's UPDATE finds `sent_at` set and skips it
-    (no duplicate). Returns the number sent."""
+    (no duplicate). Returns the number sent. The recipients are read in one query before the
+    loop; each email then costs one conditional UPDATE and its commit, which does not wait for
+    the disk (see `_commit_without_waiting_for_disk` for the one case that can resend)."""
     now = now or timezone.now()
-    due = list(
-        invitations.filter(
-            sent_at__isnull=True, send_at__lte=now, round__status=Round.Status.OPEN
-        ).values_list("pk", flat=True)
+    due = _recipients(
+        invitations.filter(sent_at__isnull=True, send_at__lte=now, round__status=Round.Status.OPEN)
     )
     sent = 0
     if not due:
         return 0
     with get_connection() as connection:
-        for pk in due:
+        mailer = _Mailer(connection)
+        for recipient in due:
             with transaction.atomic():
-                if not Invitation.objects.filter(pk=pk, sent_at__isnull=True).update(
+                _commit_without_waiting_for_disk()
+                if not Invitation.objects.filter(pk=recipient.pk, sent_at__isnull=True).update(
                     sent_at=timezone.now()
                 ):
                     continue
-                invitation = Invitation.objects.select_related("employee", "round").get(pk=pk)
-                _message(invitation, kind="invitation", connection=connection).send()
+                mailer.message(recipient, kind="invitation").send()
                 sent += 1
     return sent
 
@@ -376,33 +425,35 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> int:
     """Send each due reminder to invitees who have not answered. The n-th reminder is due
     `reminder_offsets[n]` days after the invitation was sent. Claimed by a conditional UPDATE
     on `reminders_sent = n AND responded = false`, in the sending transaction: never twice,
-    never to someone who answered. Callers: `send_reminders` task and command."""
+    never to someone who answered (short of a database-server crash, see
+    `_commit_without_waiting_for_disk`). Callers: `send_reminders` task and command."""
     now = now or timezone.now()
     sent = 0
     rounds = Round.objects.filter(
         status=Round.Status.OPEN, closes_at__gt=now, cadence__isnull=False
     ).select_related("cadence")
     with get_connection() as connection:
+        mailer = _Mailer(connection)
         for round_ in rounds:
             offsets = [int(d) for d in round_.cadence.reminder_offsets or []]
             for n, days in enumerate(offsets):
-                candidates = round_.invitations.filter(
-                    responded=False,
-                    reminders_sent=n,
-                    sent_at__isnull=False,
-                    sent_at__lte=now - dt.timedelta(days=days),
-                ).values_list("pk", flat=True)
-                for pk in list(candidates):
+                candidates = _recipients(
+                    round_.invitations.filter(
+                        responded=False,
+                        reminders_sent=n,
+                        sent_at__isnull=False,
+                        sent_at__lte=now - dt.timedelta(days=days),
+                    )
+                )
+                for recipient in candidates:
                     with transaction.atomic():
+                        _commit_without_waiting_for_disk()
                         claimed = Invitation.objects.filter(
-                            pk=pk, reminders_sent=n, responded=False
+                            pk=recipient.pk, reminders_sent=n, responded=False
                         ).update(reminders_sent=F("reminders_sent") + 1)
                         if not claimed:
                             continue
-                        invitation = Invitation.objects.select_related("employee", "round").get(
-                            pk=pk
-                        )
-                        _message(invitation, kind="reminder", connection=connection).send()
+                        mailer.message(recipient, kind="reminder").send()
                         sent += 1
     return sent
 

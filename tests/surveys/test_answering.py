@@ -79,7 +79,7 @@ def test_missing_answers_are_named_and_what_was_entered_is_kept(opened) -> None:
     client = Client()
     link = opened["api1@acme.test"]
     data = _valid_post(client.get(link).content.decode())
-    first, second, *rest = data
+    first, second, *_ = data
     del data[second]
     response = client.post(link, data)
     page = response.content.decode()

@@ -250,3 +250,15 @@ def test_the_token_is_derived_from_the_secret_key(settings) -> None:
     token = invitation_token("abc")
     settings.SECRET_KEY = "another-secret-key-entirely-0123456789-abcdefghijklmnop"
     assert invitation_token("abc") != token
+
+
+def test_a_lost_chunk_is_recreated_and_sent_by_the_next_tick(cadence, inline_tasks, clock) -> None:
+    delivery.round_open(cadence=cadence, day=clock.now.date(), send_now=True)
+    lost = Invitation.objects.filter(employee__email__in=["api1@acme.test", "api2@acme.test"])
+    lost.delete()  # as if their chunk's message had died with a worker
+    mail.outbox.clear()
+
+    call_command("open_due_rounds")
+
+    assert Invitation.objects.count() == 5
+    assert sorted(m.to[0] for m in mail.outbox) == ["api1@acme.test", "api2@acme.test"]
