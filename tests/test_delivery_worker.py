@@ -36,7 +36,7 @@ def test_a_worker_killed_mid_fan_out_is_restarted_and_finishes_with_no_duplicate
     transactional_db, tmp_path
 ) -> None:
     people = 120
-    rows = [f"lead@big.test,Lead,Big,,Berlin,2020-01-01,Europe/Berlin"]
+    rows = ["lead@big.test,Lead,Big,,Berlin,2020-01-01,Europe/Berlin"]
     rows += [
         f"p{i:03d}@big.test,P {i},Big/Team{i % 4},lead@big.test,Berlin,2021-01-01,Europe/Berlin"
         for i in range(people - 1)
