@@ -66,9 +66,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 
 MIN_K = 5
 PRIME = (1 << 61) - 1
@@ -79,10 +78,6 @@ REASON_BELOW_K = "below_k"
 REASON_PROTECTS_ANOTHER = "protects_another"
 REASON_INSIDER_MARGIN = "insider_margin"
 REASON_UNANIMITY = "unanimity"
-
-# Neighbourhood sizes above which the four-group residual search stops (three-group residuals
-# are always searched); documented in the module docstring as a limit.
-_QUAD_NEIGHBOURHOOD_CAP = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +126,14 @@ def suppress_cells(
     cells: Sequence[Cell],
     k: int = MIN_K,
     insider_margin: bool = True,
+    withheld: Collection[int] = (),
 ) -> Suppression:
     """Decide shown / hidden (with a reason) for every cell; see the module docstring.
+
+    `withheld`: indices of cells (n >= k) whose exact figure is replaced by a band for the
+    measure being published (see `homogeneity_verdict`); they get reason `unanimity` and are
+    protected like primary cells, so that their exact figure cannot be derived from the others
+    either. Run once for counts (no `withheld`), and again per measure when a cell is banded.
 
     Pure and deterministic; raises ValueError for k < 5, a non-positive group weight or a group
     index out of range. Cost: roughly linear in the total size of the cells for nested
@@ -157,6 +158,9 @@ def suppress_cells(
             reasons[i] = REASON_EMPTY
         elif n < k:
             reasons[i] = REASON_BELOW_K
+            primary.append(i)
+        elif i in withheld:
+            reasons[i] = REASON_UNANIMITY
             primary.append(i)
         else:
             candidates.append(i)
@@ -207,11 +211,9 @@ class _SpanAudit:
         self.group_sens: dict[int, list[int]] = defaultdict(list)
         # Small groups indexed by projective class of (d1, d2) and by d1 value.
         self.by_class: dict[tuple[int, int], set[int]] = defaultdict(set)
-        self.by_value: dict[int, set[int]] = defaultdict(set)
         for g in range(n):
             if self.small[g]:
                 self.by_class[_projective(self.d1[g], self.d2[g])].add(g)
-                self.by_value[self.d1[g]].add(g)
 
     def protect(self, groups: frozenset[int]) -> None:
         """Add a hidden cell that must never enter the published span."""
@@ -249,12 +251,16 @@ class _SpanAudit:
         new = {
             g: ((self.d1[g] + a) % PRIME, (self.d2[g] + b) % PRIME) for g, (a, b) in delta.items()
         }
-        verdict = self._check(new, rest, q)
-        if verdict is None:
-            self._commit(q, rest, delta, new)
-        return verdict
+        verdict = self._check(new)
+        if verdict is not None:
+            return verdict
+        new_rows = self._updated_rows(q, rest)
+        if self.insider_margin and self._residual_exposed(new_rows):
+            return REASON_INSIDER_MARGIN
+        self._commit(q, new_rows, delta, new)
+        return None
 
-    def _check(self, new: dict[int, tuple[int, int]], rest: dict[int, int], q: int) -> str | None:
+    def _check(self, new: dict[int, tuple[int, int]]) -> str | None:
         acc: dict[int, list[int]] = {}
         for g, (v1, v2) in new.items():
             a1 = (v1 - self.d1[g]) % PRIME
@@ -270,16 +276,9 @@ class _SpanAudit:
         for g in changed_small:
             if new[g] == (0, 0):
                 return REASON_PROTECTS_ANOTHER
-        if not self.insider_margin or not changed_small:
-            return None
-        if self._pair_exposed(changed_small, new) or self._residual_exposed(
-            changed_small, new, rest, q
-        ):
+        if self.insider_margin and changed_small and self._pair_exposed(changed_small, new):
             return REASON_INSIDER_MARGIN
         return None
-
-    def _value(self, g: int, new: dict[int, tuple[int, int]]) -> tuple[int, int]:
-        return new.get(g) or (self.d1[g], self.d2[g])
 
     def _pair_exposed(self, changed: list[int], new: dict[int, tuple[int, int]]) -> bool:
         """Any vector of the span supported on two small groups of total weight < k."""
@@ -289,106 +288,108 @@ class _SpanAudit:
             new_classes[_projective(*new[g])].append(g)
         for cls, members in new_classes.items():
             others = [h for h in self.by_class.get(cls, ()) if h not in new]
-            everyone = members + others
-            lightest = sorted(w[h] for h in everyone)
+            lightest = sorted(w[h] for h in members + others)
             if len(lightest) >= 2 and lightest[0] + lightest[1] < k:
                 return True
         return False
 
-    def _residual_exposed(
-        self, changed: list[int], new: dict[int, tuple[int, int]], rest: dict[int, int], q: int
-    ) -> bool:
-        """A 0/1 combination of 3..k-1 small groups with < k respondents in the span."""
-        k, w = self.k, self.weights
-        budget = k - 1
-        for g in changed:
-            if w[g] + 2 > budget:
-                continue
-            near = self._neighbourhood(g, rest, q, new)
-            near.discard(g)
-            g1, g2 = new[g]
-            near_list = sorted(h for h in near if w[g] + w[h] + 1 <= budget)
-            for h in near_list:
-                h1, h2 = self._value(h, new)
-                if self._third(
-                    (-(g1 + h1)) % PRIME, (-(g2 + h2)) % PRIME, {g, h}, budget - w[g] - w[h], new
-                ):
-                    return True
-            if budget - w[g] >= 3 and len(near_list) <= _QUAD_NEIGHBOURHOOD_CAP:
-                for h, i in combinations(near_list, 2):
-                    room = budget - w[g] - w[h] - w[i]
-                    if room < 1:
-                        continue
-                    h1, h2 = self._value(h, new)
-                    i1, i2 = self._value(i, new)
-                    t1 = (-(g1 + h1 + i1)) % PRIME
-                    t2 = (-(g2 + h2 + i2)) % PRIME
-                    if self._third(t1, t2, {g, h, i}, room, new):
-                        return True
-        return False
-
-    def _third(
-        self, t1: int, t2: int, exclude: set[int], room: int, new: dict[int, tuple[int, int]]
-    ) -> bool:
-        w = self.weights
-        for m in self.by_value.get(t1, ()):
-            if m not in new and m not in exclude and w[m] <= room and self.d2[m] == t2:
-                return True
-        for m, (m1, m2) in new.items():
-            if m1 == t1 and m2 == t2 and m not in exclude and self.small[m] and w[m] <= room:
-                return True
-        return False
-
-    def _neighbourhood(
-        self, g: int, rest: dict[int, int], q: int, new: dict[int, tuple[int, int]]
-    ) -> set[int]:
-        near = {c for c in rest if self.small[c]}
-        near.update(c for c in new if self.small[c])
-        if self.small[q]:
-            near.add(q)
-        pivots = set(self.col_rows.get(g, ()))
-        if self.is_pivot[g]:
-            pivots.add(g)
-        for p in pivots:
-            if self.small[p]:
-                near.add(p)
-            near.update(c for c in self.rows[p] if self.small[c])
-        return near
-
-    def _commit(
-        self,
-        q: int,
-        rest: dict[int, int],
-        delta: dict[int, tuple[int, int]],
-        new: dict[int, tuple[int, int]],
-    ) -> None:
-        for p in list(self.col_rows.get(q, ())):
-            row = self.rows[p]
+    def _updated_rows(self, q: int, rest: dict[int, int]) -> dict[int, dict[int, int]]:
+        """The rows that publishing (pivot q, `rest`) would create or change, without pivots."""
+        out = {q: rest}
+        for p in self.col_rows.get(q, ()):
+            row = dict(self.rows[p])
             f = row.pop(q)
             for c, v in rest.items():
                 value = (row.get(c, 0) - f * v) % PRIME
                 if value:
-                    if c not in row:
-                        self.col_rows[c].add(p)
                     row[c] = value
-                elif c in row:
-                    del row[c]
-                    self.col_rows[c].discard(p)
+                else:
+                    row.pop(c, None)
+            out[p] = row
+        return out
+
+    def _residual_exposed(self, new_rows: dict[int, dict[int, int]]) -> bool:
+        """A 0/1 vector of fewer than k respondents in the span, or any vector of one
+        elimination row supported on fewer than k respondents.
+
+        Exact for 0/1 vectors: such a vector 1_S equals the sum of the rows whose pivots lie in
+        S (reduced echelon form), a minimal one is a connected set of at most k - 1 rows (rows
+        meet on shared columns) with small pivots, and a new one contains a changed row. So
+        connected sets of rows grown from each changed row are enumerated, pruned by the
+        weight of their pivots.
+        """
+        k, w = self.k, self.weights
+
+        def row(p: int) -> dict[int, int]:
+            return new_rows[p] if p in new_rows else self.rows[p]
+
+        def weight(vec: dict[int, int]) -> int:
+            return sum(w[c] for c in vec)
+
+        seen: set[frozenset[int]] = set()
+        for p0, rest0 in new_rows.items():
+            if w[p0] >= k:
+                continue
+            if w[p0] + weight(rest0) < k:
+                return True
+            stack = [frozenset([p0])]
+            while stack:
+                chosen = stack.pop()
+                if chosen in seen:
+                    continue
+                seen.add(chosen)
+                total: dict[int, int] = {}
+                for p in chosen:
+                    total[p] = 1
+                    for c, v in row(p).items():
+                        total[c] = (total.get(c, 0) + v) % PRIME
+                support = {c: v for c, v in total.items() if v}
+                if (
+                    len(chosen) > 1
+                    and all(v == 1 for v in support.values())
+                    and weight(support) < k
+                ):
+                    return True
+                budget = k - 1 - sum(w[p] for p in chosen)
+                if len(chosen) >= k - 1 or budget < 1:
+                    continue
+                for c in total:  # every column a chosen row touches, cancelled or not
+                    if c in chosen:
+                        continue
+                    for p in self._rows_with(c, new_rows):
+                        if p not in chosen and w[p] <= budget:
+                            stack.append(chosen | {p})
+        return False
+
+    def _rows_with(self, c: int, new_rows: dict[int, dict[int, int]]) -> set[int]:
+        out = {p for p in self.col_rows.get(c, ()) if p not in new_rows}
+        out.update(p for p, r in new_rows.items() if c in r)
+        return out
+
+    def _commit(
+        self,
+        q: int,
+        new_rows: dict[int, dict[int, int]],
+        delta: dict[int, tuple[int, int]],
+        new: dict[int, tuple[int, int]],
+    ) -> None:
+        for p, row in new_rows.items():
+            old = self.rows.get(p, {})
+            for c in old.keys() - row.keys():
+                self.col_rows[c].discard(p)
+            for c in row.keys() - old.keys():
+                self.col_rows[c].add(p)
+            self.rows[p] = row
         self.col_rows.pop(q, None)
-        self.rows[q] = rest
         self.is_pivot[q] = True
-        for c in rest:
-            self.col_rows[c].add(q)
         for g, (a1, a2) in delta.items():
             for s in self.group_sens.get(g, ()):
                 self.sigma1[s] = (self.sigma1[s] + a1) % PRIME
                 self.sigma2[s] = (self.sigma2[s] + a2) % PRIME
             if self.small[g]:
-                old = (self.d1[g], self.d2[g])
-                self.by_class[_projective(*old)].discard(g)
-                self.by_value[old[0]].discard(g)
+                old_value = (self.d1[g], self.d2[g])
+                self.by_class[_projective(*old_value)].discard(g)
                 self.by_class[_projective(*new[g])].add(g)
-                self.by_value[new[g][0]].add(g)
             self.d1[g], self.d2[g] = new[g]
 
 
