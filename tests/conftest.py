@@ -38,6 +38,25 @@ sales1@acme.test,Sales One,Sales/EMEA,boss@acme.test,London,2019-05-01,Europe/Lo
 """
 
 
+@pytest.fixture(autouse=True)
+def _question_bank_after_flush(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush every table, data migrations included: put the question bank
+    (migration 0003) back for them, exactly as the migration installs it."""
+    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps as global_apps
+    from django.db import connection
+
+    from surveys.models import SurveyTemplate
+
+    if SurveyTemplate.objects.exists():
+        return
+    migration = __import__("surveys.migrations.0003_question_bank", fromlist=["install_bank"])
+    with connection.schema_editor() as editor:
+        migration.install_bank(global_apps, editor)
+
+
 @pytest.fixture
 def org(db: None) -> dict[str, Team]:
     """A small organisation imported through the real roster service."""
