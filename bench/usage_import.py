@@ -1,8 +1,13 @@
 """AI-usage import benchmark: `python bench/usage_import.py` (run by `make bench`).
 
-Generates, in a temporary directory, a roster of 2,000 employees in 40 teams and:
-- generic CSV (`email,date,tool,metric,value`): 100,000 and 1,000,000 rows over 30 days;
-- Amazon Q user activity CSV (46 columns, one row per user per day): 20,000 and 200,000 rows.
+Generates, in a temporary directory, a roster of 10,000 employees in 40 teams (45 with their
+parents) and:
+- generic CSV (`email,date,tool,metric,value`): 100,000 and 1,000,000 rows over 30 days, 3 tools
+  x 4 metrics, 0.2% of the rows for people not on the roster;
+- Amazon Q user activity CSV (46 columns, one row per user per day, 8 non-zero activity columns
+  per row): 20,000 rows (2 days of 10,000 users) and 200,000 rows (20 days).
+The output (team x day x metric cells) grows with days, not with rows per day: ~20k cells for
+the 1M generic rows, ~41k for the 200k Amazon Q rows.
 Each import runs the real service (`analytics.services.usage_import`: parse, resolve,
 aggregate, write) against a SQLite database in that temporary directory (a fresh copy of the
 migrated database with the roster for every case; nothing is shared with the app or the
@@ -28,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PEOPLE = 2000
+PEOPLE = 10_000
 TEAMS = 40
 AMAZON_Q_HEADER = (
     "UserId,Date,Chat_AICodeLines,Chat_MessagesInteracted,Chat_MessagesSent,"

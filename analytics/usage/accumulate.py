@@ -1,8 +1,8 @@
 """Per-person usage in memory during an import, reduced to team x day cells at the end.
 
 Per-person values live only here, as numpy arrays keyed by one packed int64 per
-(source, metric, day, person); parts are merged with a hashed group-by whenever the pending
-parts outgrow the merged state, so memory is bounded by the number of distinct
+(source, metric, day, person); parts are merged (sorted, numpy) whenever the pending parts
+outgrow the merged state, so memory is bounded by the number of distinct
 person-day-metric keys (people x days x metrics), not by the number of rows read.
 
 Within one import, additive metrics (`SUM`: tokens, lines, requests, cents) are summed over a
@@ -36,7 +36,7 @@ _SOURCE_LIMIT = 1 << (63 - _PERSON_BITS - _DAY_BITS - _METRIC_BITS)
 _PERSON_MASK = (1 << _PERSON_BITS) - 1
 _DAY_MASK = (1 << _DAY_BITS) - 1
 _METRIC_MASK = (1 << _METRIC_BITS) - 1
-_MERGE_AT = 2_000_000
+_MERGE_AT = 500_000
 UNMATCHED_KEPT = 10_000
 
 
@@ -82,6 +82,7 @@ class Accumulator:
         self._how = np.empty(0, dtype=np.int8)
         self._states = {SUM: _State(), MAX: _State()}
         self.days: dict[int, set[int]] = {}
+        self._active_sources: set[int] = set()
         self.rows_read = 0
         self.rows_matched = 0
         self.rows_unmatched = 0
@@ -116,6 +117,11 @@ class Accumulator:
             self.metrics.append(Metric(name, unit, how))
             self._how = np.append(self._how, np.int8(how == MAX))
         return code
+
+    def count_active_users(self, source: int) -> None:
+        """Derive `active_users` (people with any non-zero value that day) for `source` at the
+        end, from the keys already held, instead of holding one more key per row."""
+        self._active_sources.add(source)
 
     # --- adding --------------------------------------------------------------------------------
 
@@ -195,23 +201,51 @@ class Accumulator:
         state = self._states[how]
         state.pending.append((keys, values.astype(np.float64, copy=False)))
         state.pending_size += len(keys)
-        if state.pending_size > max(_MERGE_AT, len(state.keys)):
+        if state.pending_size > max(_MERGE_AT, len(state.keys) // 2):
             self._merge(how)
 
     def _merge(self, how: str) -> None:
+        """Fold the pending parts into the sorted, duplicate-free state. Sort-based (numpy) rather
+        than a hashed group-by: no hash tables and one copy of the state, so the peak stays
+        close to the state itself."""
         state = self._states[how]
         if not state.pending:
             return
-        keys = np.concatenate([state.keys, *(k for k, _ in state.pending)])
-        values = np.concatenate([state.values, *(v for _, v in state.pending)])
+        keys = np.concatenate([k for k, _ in state.pending])
+        values = np.concatenate([v for _, v in state.pending])
         state.pending.clear()
         state.pending_size = 0
-        grouped = pd.Series(values).groupby(keys, sort=False)
-        merged = grouped.max() if how == MAX else grouped.sum()
-        state.keys = merged.index.to_numpy(dtype=np.int64)
-        state.values = merged.to_numpy(dtype=np.float64)
+        keys, values = _reduce_sorted(*_sorted(keys, values), how)
+        if len(state.keys):
+            # Update the keys already held in place; insert only the new ones (one copy).
+            at = np.searchsorted(state.keys, keys)
+            held = at < len(state.keys)
+            held[held] = state.keys[at[held]] == keys[held]
+            if how == MAX:
+                state.values[at[held]] = np.maximum(state.values[at[held]], values[held])
+            else:
+                state.values[at[held]] += values[held]
+            fresh = ~held
+            keys = np.insert(state.keys, at[fresh], keys[fresh])
+            values = np.insert(state.values, at[fresh], values[fresh])
+        state.keys, state.values = keys, values
 
     # --- result --------------------------------------------------------------------------------
+
+    def _derive_active_users(self) -> None:
+        if not self._active_sources:
+            return
+        metric = self.metric("active_users", "people", MAX)
+        parts = []
+        for state in self._states.values():
+            keys = state.keys
+            source = keys >> (_PERSON_BITS + _DAY_BITS + _METRIC_BITS)
+            wanted = np.isin(source, list(self._active_sources))
+            day_person = keys[wanted] & ((1 << (_PERSON_BITS + _DAY_BITS)) - 1)
+            parts.append(source[wanted] << (_PERSON_BITS + _DAY_BITS + _METRIC_BITS) | day_person)
+        unique = np.unique(np.concatenate(parts))
+        self._push(MAX, unique | (metric << (_PERSON_BITS + _DAY_BITS)), np.ones(len(unique)))
+        self._merge(MAX)
 
     @property
     def person_keys(self) -> int:
@@ -222,6 +256,7 @@ class Accumulator:
         """Team x day cells for every team level. Per-person values are dropped afterwards."""
         for how in (SUM, MAX):
             self._merge(how)
+        self._derive_active_users()
         keys = np.concatenate([s.keys for s in self._states.values()])
         values = np.concatenate([s.values for s in self._states.values()])
         for state in self._states.values():
@@ -241,8 +276,17 @@ class Accumulator:
         and their counts add up exactly; sums add, maxima take the max."""
         persons = keys & _PERSON_MASK
         own = (keys >> _PERSON_BITS << _PERSON_BITS) | self.roster.person_team[persons]
-        table = pd.Series(values).groupby(own, sort=False).agg(["sum", "count", "max"])
-        own_keys = table.index.to_numpy(dtype=np.int64)
+        own, values = _sorted(own, values)
+        starts = _run_starts(own)
+        own_keys = own[starts]
+        table = pd.DataFrame(
+            {
+                "sum": np.add.reduceat(values, starts),
+                "count": np.diff(np.append(starts, len(own))),
+                "max": np.maximum.reduceat(values, starts),
+            },
+            index=own_keys,
+        )
         head = own_keys >> _PERSON_BITS << _PERSON_BITS
         levels = self.roster.ancestors[own_keys & _PERSON_MASK]
         parts = []
@@ -346,3 +390,23 @@ class Accumulator:
             )
             for (source, metric, day, team), (total, people, top) in sorted(rolled.items())
         ]
+
+
+def _sorted(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return keys[order], values[order]
+
+
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    if not len(sorted_keys):
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+
+
+def _reduce_sorted(keys: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Combine equal adjacent keys: sum, or max for non-additive metrics."""
+    starts = _run_starts(keys)
+    if len(starts) == len(keys):
+        return keys, values
+    reduce = np.maximum.reduceat if how == MAX else np.add.reduceat
+    return keys[starts], reduce(values, starts)

@@ -75,7 +75,6 @@ class GenericCsv(Adapter):
             cols.pop("max_value", None)
         problems = Problems()
         days = DayParser()
-        active = acc.metric("active_users", "people", MAX)
         for line, chunk in csv_chunks(file, cols, ("value", "people", "max_value"), progress):
             n = len(chunk)
             acc.rows_read += n
@@ -116,13 +115,8 @@ class GenericCsv(Adapter):
             acc.add(
                 sources[matched], persons[matched], day[matched], metrics[matched], values[matched]
             )
-            acc.add(
-                sources[matched],
-                persons[matched],
-                day[matched],
-                active,
-                np.ones(int(matched.sum())),
-            )
+            for code in np.unique(sources[matched]).tolist():
+                acc.count_active_users(code)
         problems.raise_if_any()
 
     def _team_rows(
@@ -269,8 +263,8 @@ class AmazonQ(Adapter):
                 ]
             )
         codes = np.array([acc.metric(m, _amazon_q_unit(m), SUM) for m in present], np.int64)
-        active = acc.metric("active_users", "people", MAX)
         source = acc.source(self.name)
+        acc.count_active_users(source)
         problems = Problems()
         days = DayParser()
         for line, chunk in csv_chunks(file, cols, present, progress):
@@ -287,7 +281,6 @@ class AmazonQ(Adapter):
             matrix = chunk[[cols[m] for m in present]].to_numpy(dtype=np.float64)[matched]
             rows, which = np.nonzero(matrix)  # per-person zeros are not contributions
             acc.add(source, p[rows], d[rows], codes[which], matrix[rows, which])
-            acc.add(source, p, d, active, np.ones(len(p)))
         problems.raise_if_any()
 
 

@@ -14,7 +14,7 @@ from typing import IO, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from analytics.usage.accumulate import MAX, SUM, Accumulator
+from analytics.usage.accumulate import SUM, Accumulator
 from analytics.usage.parsing import (
     MAX_REPORTED_PROBLEMS,
     CountingReader,
@@ -29,6 +29,7 @@ from analytics.usage.parsing import (
 )
 
 CSV_CHUNK_ROWS = 100_000
+CSV_CHUNK_CELLS = 1_000_000
 _RECORD_BATCH = 50_000
 EMPTY_IDENTIFIER = "(empty)"
 
@@ -172,7 +173,8 @@ def csv_chunks(
                 counted,
                 usecols=list(dict.fromkeys(columns.values())),
                 dtype=dtypes,
-                chunksize=CSV_CHUNK_ROWS,
+                # Wide files (Amazon Q: 46 columns) get shorter chunks: bounded cells per chunk.
+                chunksize=max(5_000, min(CSV_CHUNK_ROWS, CSV_CHUNK_CELLS // len(columns))),
                 encoding="utf-8-sig",
                 skip_blank_lines=True,
             )
@@ -376,7 +378,6 @@ class RecordAdapter(Adapter):
         problems = Problems()
         roster = acc.roster
         days = DayParser()
-        active = acc.metric("active_users", "people", MAX) if self.counts_active_users else -1
         batch: dict[str, list[int | float]] = {k: [] for k in ("s", "p", "d", "m", "v")}
         unmatched: Counter[str] = Counter()
         for record in self.records(file, progress):
@@ -396,6 +397,8 @@ class RecordAdapter(Adapter):
                 problems.add(file.name, record.line, None, str(exc))
                 continue
             source = acc.source(row.source or self.name)
+            if self.counts_active_users:
+                acc.count_active_users(source)
             acc.days[source].add(day)
             if row.identifier is None:
                 acc.rows_service += 1
@@ -416,10 +419,6 @@ class RecordAdapter(Adapter):
                     batch["d"].append(day)
                     batch["m"].append(acc.metric(metric, unit, how))
                     batch["v"].append(value)
-            if active >= 0:
-                for key, value in (("s", source), ("p", person), ("d", day), ("m", active)):
-                    batch[key].append(value)
-                batch["v"].append(1.0)
             if len(batch["v"]) >= _RECORD_BATCH:
                 _flush(acc, batch)
         _flush(acc, batch)
