@@ -13,6 +13,12 @@ files whose name starts with an underscore).
   and kept by the allocator can make the growth look smaller than the true working set.
 - `traced_peak(fn)`: the `tracemalloc` peak of one call (Python-heap allocations only, which
   includes numpy's; not libpq's). Tracing slows Python code down, so never time the same call.
+- `redis_server_url()`, `broker_queue_delete(queue)`: the Redis server benchmarks that need a
+  broker use (`REDIS_URL`, default `redis://127.0.0.1:6379/0`), and the removal of a
+  benchmark's own queue from it afterwards (pass `redis_url` to `django_setup` to use it).
+- `ChildProcess`: a server or worker the benchmark starts (gunicorn, celery worker), in its own
+  process group with its output in a log file, always stopped (the whole group) at exit.
+- `free_port()`, `percentile(values, q)`: small helpers for the HTTP benchmarks.
 
 Run a benchmark as `.venv/bin/python bench/<name>.py` from the repository root (`make bench`).
 """
@@ -27,7 +33,7 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -94,9 +100,11 @@ def _close_django_connections() -> None:
         connections.close_all()
 
 
-def django_setup(database_url: str) -> None:
+def django_setup(database_url: str, *, redis_url: str | None = None) -> None:
     """Configure Pulse's settings for `database_url` (production settings, DEBUG off, so that
-    no query is logged in memory) and migrate it. Call once, before importing Pulse models."""
+    no query is logged in memory) and migrate it. Call once, before importing Pulse models.
+    Celery uses the broker of `redis_url` when given, else a filesystem broker in a temporary
+    folder. The environment set here is inherited by the processes a benchmark starts."""
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "pulse.settings"
@@ -105,7 +113,10 @@ def django_setup(database_url: str) -> None:
     os.environ["CONN_MAX_AGE"] = "0"
     # Settings create broker folders under PULSE_VAR_DIR: keep them out of the working tree.
     os.environ["PULSE_VAR_DIR"] = tempfile.mkdtemp(prefix="pulse-bench-var-")
-    os.environ.pop("REDIS_URL", None)
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
+    else:
+        os.environ.pop("REDIS_URL", None)
 
     import django
     from django.core.management import call_command
@@ -193,3 +204,126 @@ def traced_peak(fn: Callable[[], T]) -> tuple[T, int]:
 
 def mib(size: int) -> str:
     return f"{size / 2**20:.1f} MiB"
+
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def redis_server_url() -> str:
+    """The Redis server to use as the broker: `REDIS_URL` if set, else the default; raises
+    `BenchUnavailableError` when it does not answer a PING."""
+    import redis
+
+    url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:
+        raise BenchUnavailableError(f"cannot reach Redis at {url}: {exc}") from exc
+    return url
+
+
+def broker_queue_delete(queue: str) -> None:
+    """Delete `queue` (its messages and bindings) from the configured Celery broker. Call it
+    after Django is set up, for a queue named for this benchmark run only."""
+    from pulse.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(queue)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The `q`-th percentile (0-100) of `values`, nearest-rank method."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+class ChildProcess:
+    """A process started by a benchmark, in a new session (its own process group, so that the
+    children it forks are stopped with it), output to `log_path`. Use it as a context manager:
+    the group is stopped at exit, with SIGTERM then SIGKILL after `grace` seconds."""
+
+    def __init__(
+        self, args: list[str], *, env: dict[str, str], log_path: Path, grace: float = 15
+    ) -> None:
+        import subprocess
+
+        self.log_path = log_path
+        self.grace = grace
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def __enter__(self) -> ChildProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for(self, ready: Callable[[], bool], *, timeout: float, what: str) -> None:
+        """Poll `ready` until true; raise (with the log's tail) if the process exits first or
+        `timeout` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{what} exited early:\n{self.log_text()[-3000:]}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} not ready after {timeout}s:\n{self.log_text()[-3000:]}")
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            try:
+                # The leader alone: it shuts its children down gracefully (a Celery worker
+                # finishes its task, gunicorn's arbiter stops its workers).
+                self.process.terminate()
+                self.process.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+            except ProcessLookupError:
+                pass
+        # Children that outlived their parent (the group id is the leader's pid).
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self._log.close()
+
+
+def roster_csv(rows: int, *, teams: int = 50, domain: str = "pulse-bench.example") -> bytes:
+    """A valid roster file of `rows` employees spread over `teams` teams under one root team
+    ("Org/Unit u/Team t"), in a few time zones, no managers: input for `roster_import` when a
+    benchmark needs many employees fast and the roster's shape does not matter."""
+    zones = ("Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo", "UTC")
+    lines = ["email,name,team,manager_email,location,start_date,timezone"]
+    for i in range(rows):
+        team = i % teams
+        lines.append(
+            f"person.{i}@{domain},Person {i},Org/Unit {team % 5}/Team {team},,"
+            f"Site {team % 7},20{10 + i % 15}-0{1 + i % 9}-1{i % 10},{zones[i % len(zones)]}"
+        )
+    return ("\n".join(lines) + "\n").encode()

@@ -264,26 +264,27 @@ def _rows_if_all_valid(
     """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     next(reader)  # the header, already checked
-    records: list[list[str]] = []
-    lines: list[int] = []
+    header_lines = reader.line_num
     try:
-        for record in reader:
-            if len(record) == width:
-                records.append(record)
-                lines.append(reader.line_num)
-            elif record and (len(record) != 1 or record[0].strip()):
-                return None  # wrong field count
+        records = list(reader)
     except csv.Error:
         return None
+    if reader.line_num - header_lines == len(records) and {len(r) for r in records} == {width}:
+        # One physical line per record, and no blank line: line numbers follow.
+        lines: list[int] = list(range(header_lines + 1, reader.line_num + 1))
+    else:
+        records, lines = _records_with_lines(text, width)
+        if lines is None:
+            return None
     if not records:
         return []
     columns = list(zip(*records, strict=True))
     del records
 
     def column(name: str) -> list[str]:
-        return [value.strip() for value in columns[index[name]]]
+        return list(map(str.strip, columns[index[name]]))
 
-    emails = [value.lower() for value in column("email")]
+    emails = list(map(str.lower, column("email")))
     if not all(map(_EMAIL_RE.match, emails)) or len(set(emails)) != len(emails):
         return None
 
@@ -327,9 +328,9 @@ def _rows_if_all_valid(
         present = [value for value in values if value]
         if alias == "github_login":
             valid = all(map(_GITHUB_RE.match, present))
-            values = [value.lower() for value in values]
+            values = list(map(str.lower, values))
         elif alias == "upn":
-            values = [value.lower() for value in values]
+            values = list(map(str.lower, values))
             valid = all(map(_EMAIL_RE.match, filter(None, values)))
         else:
             valid = all(map(_ID_RE.match, present))
@@ -352,6 +353,22 @@ def _rows_if_all_valid(
             *(aliases[alias] for alias in ALIAS_COLUMNS),
         )
     )
+
+
+def _records_with_lines(text: str, width: int) -> tuple[list[list[str]], list[int] | None]:
+    """The records of a file with quoted line breaks or blank lines, each with its line number;
+    no line numbers when a record has the wrong number of fields."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    next(reader)
+    records: list[list[str]] = []
+    lines: list[int] = []
+    for record in reader:
+        if len(record) == width:
+            records.append(record)
+            lines.append(reader.line_num)
+        elif record and (len(record) != 1 or record[0].strip()):
+            return records, None
+    return records, lines
 
 
 def _validate_record(
@@ -443,35 +460,42 @@ def _validate_record(
 
 def _check_managers(parsed: ParsedRoster) -> None:
     """Every manager must be a row of the file, and the manager chain must have no cycle."""
-    by_email = {row.email: row for row in parsed.rows}
-    for row in parsed.rows:
-        if row.manager_email is not None and row.manager_email not in by_email:
-            parsed.add(
-                row.line,
-                "manager_email",
-                f"manager '{row.manager_email}' is not in the file (every manager must be a row)",
-            )
-    if not parsed.ok:
+    manager_of = {row.email: row.manager_email for row in parsed.rows}
+    if not manager_of.keys() >= set(manager_of.values()) - {None}:
+        for row in parsed.rows:
+            if row.manager_email is not None and row.manager_email not in manager_of:
+                parsed.add(
+                    row.line,
+                    "manager_email",
+                    f"manager '{row.manager_email}' is not in the file "
+                    "(every manager must be a row)",
+                )
         return
-    # Colour walk: 0 = unvisited, 1 = on the current chain, 2 = known to reach a root.
+    # Pointer jumping: after k rounds `above` maps each employee to the manager 2**k levels up,
+    # dropping those whose chain ended. Without a cycle every chain ends within len() levels.
+    above = {email: manager for email, manager in manager_of.items() if manager is not None}
+    for _ in range(len(above).bit_length() + 1):
+        if not above:
+            return
+        above = {email: above[up] for email, up in above.items() if up in above}
+    # There is a cycle. Colour walk to name it: 0 = unvisited, 1 = on the current chain,
+    # 2 = known to reach a root or a cycle already reported.
     state: dict[str, int] = {}
-    for row in parsed.rows:
+    line_of: dict[str, int] | None = None
+    for email in manager_of:
         chain: list[str] = []
-        email: str | None = row.email
-        while email is not None and state.get(email, 0) == 0:
-            state[email] = 1
-            chain.append(email)
-            email = by_email[email].manager_email
-        if email is not None and state.get(email) == 1:
-            start = chain.index(email)
-            cycle = [*chain[start:], email]
+        current: str | None = email
+        while current is not None and state.get(current, 0) == 0:
+            state[current] = 1
+            chain.append(current)
+            current = manager_of[current]
+        if current is not None and state[current] == 1:
+            if line_of is None:
+                line_of = {row.email: row.line for row in parsed.rows}
+            start = chain.index(current)
+            cycle = [*chain[start:], current]
             parsed.add(
-                by_email[email].line,
-                "manager_email",
-                "cycle in managers: " + " -> ".join(cycle),
+                line_of[current], "manager_email", "cycle in managers: " + " -> ".join(cycle)
             )
-            for member in chain:
-                state[member] = 2
-            continue
         for member in chain:
             state[member] = 2

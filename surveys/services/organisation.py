@@ -7,6 +7,7 @@ import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -203,16 +204,10 @@ def _plan_roster(parsed: ParsedRoster, team_ids: dict[str, int]) -> _RosterPlan:
     _check_alias_owners(parsed, stored, in_file)
 
     plan = _RosterPlan(fields=fields, ids=ids, new=[], changed=[], releasing={}, gone=[])
+    read = attrgetter("name", "team_path", "location", "start_date", "timezone", *alias_fields)
     for row in parsed.rows:
-        values = (
-            row.name,
-            team_ids[row.team_path],
-            row.location,
-            row.start_date,
-            row.timezone,
-            True,
-            *(getattr(row, alias) for alias in alias_fields),
-        )
+        name, team_path, location, start_date, time_zone, *aliases = read(row)
+        values = (name, team_ids[team_path], location, start_date, time_zone, True, *aliases)
         old = stored.get(row.email)
         if old is None:
             plan.new.append((row.email, values, row.manager_email))
@@ -237,12 +232,9 @@ def _check_alias_owners(parsed: ParsedRoster, stored: dict[str, tuple], in_file:
     """An alias in the file that belongs to a stored employee who is not in the file would
     violate uniqueness: report it with its line instead of crashing."""
     problems: list[RosterProblem] = []
+    outside = [(email, values) for email, values in stored.items() if email not in in_file]
     for position, alias in enumerate(parsed.alias_columns, start=len(_EMPLOYEE_FIELDS)):
-        owners = {
-            values[position]: email
-            for email, values in stored.items()
-            if values[position] is not None and email not in in_file
-        }
+        owners = {values[position]: email for email, values in outside if values[position]}
         if not owners:
             continue
         for row in parsed.rows:
@@ -326,9 +318,8 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
                 [meta.db_table, len(plan.new)],
             )
-            ids.update(
-                zip([email for email, _, _ in plan.new], [r[0] for r in cursor], strict=True)
-            )
+            new_ids = [pk for (pk,) in cursor.fetchall()]
+            ids.update(zip([email for email, _, _ in plan.new], new_ids, strict=True))
         if plan.changed:
             cursor.execute("DROP TABLE IF EXISTS pg_temp.roster_changes")
             cursor.execute(
@@ -343,7 +334,8 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
             for alias in plan.releasing:
                 # Cleared first, as in `_write_orm`.
                 cursor.execute(
-                    f"UPDATE {table} AS e SET {column(alias)} = NULL FROM pg_temp.roster_changes AS c "
+                    f"UPDATE {table} AS e SET {column(alias)} = NULL "
+                    f"FROM pg_temp.roster_changes AS c "
                     f"WHERE e.id = c.id AND e.{column(alias)} IS NOT NULL "
                     f"AND e.{column(alias)} IS DISTINCT FROM c.{column(alias)}"
                 )
