@@ -33,7 +33,7 @@ class Command(BaseCommand):
         shown = [False]
 
         def progress(phase: str, done: int, total: int) -> None:
-            if total < _PROGRESS_FROM_BYTES:
+            if total < _PROGRESS_FROM_BYTES and not shown[0]:
                 return
             now = time.monotonic()
             if now - last[0] > 1 or phase == "Done":
