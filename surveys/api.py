@@ -123,31 +123,32 @@ class RosterImportOutput(serializers.ModelSerializer):
         ]
 
 
+class RosterImportInput(serializers.Serializer):
+    """A roster CSV upload."""
+
+    file = serializers.FileField()
+    deactivate_missing = serializers.BooleanField(default=False)
+
+    def validate_file(self, value: UploadedFile) -> UploadedFile:
+        if value.size > MAX_ROSTER_BYTES:
+            raise serializers.ValidationError("The file is larger than 50 MB.")
+        return value
+
+
 class RosterImportListApi(APIView):
     """List roster imports, or upload a roster (multipart `file`) to import in the background."""
 
     permission_classes = [IsHR]
     parser_classes = [MultiPartParser]
 
-    class Input(serializers.Serializer):
-        """A roster CSV upload."""
-
-        file = serializers.FileField()
-        deactivate_missing = serializers.BooleanField(default=False)
-
-        def validate_file(self, value: UploadedFile) -> UploadedFile:
-            if value.size > MAX_ROSTER_BYTES:
-                raise serializers.ValidationError("The file is larger than 50 MB.")
-            return value
-
     @extend_schema(responses=RosterImportOutput(many=True))
     def get(self, request: Request) -> Response:
         records = selectors.roster_import_history(limit=100)
         return Response(RosterImportOutput(records, many=True).data)
 
-    @extend_schema(request=Input, responses={202: RosterImportOutput})
+    @extend_schema(request=RosterImportInput, responses={202: RosterImportOutput})
     def post(self, request: Request) -> Response:
-        serializer = self.Input(data=request.data)
+        serializer = RosterImportInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         record = services.roster_import_create(
