@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Max, Q, Sum
 
-from analytics.models import TeamDayUsage
+from analytics.models import Publication, TeamDayUsage
 from surveys.models import Team
 
 USAGE_DOMINANCE_LIMIT = 0.85
@@ -117,3 +117,250 @@ def usage_release_for_team(
             )
         )
     return figures
+
+
+# --- Survey results: publications (rules 1-6, 9, 12) -------------------------------------------
+#
+# Everything a page, the API, a CSV export, an email or an alert shows about a round comes from
+# here: persisted publication cells (already audited when the round closed), filtered to the
+# teams the viewer may see, with every hidden cell's reason in words. Nothing here reads
+# responses, answers or comments: `tests/test_release_gate.py` checks that no module but the
+# publication service (and the one door that writes responses) touches them.
+
+REASON_WORDS: dict[str, str] = {
+    "empty": "no answers",
+    "below_k": "fewer than {k} answers",
+    "protects_another": "hidden so that a smaller group cannot be worked out from the others",
+    "insider_margin": "hidden so that nobody who answered can work out another person's answer",
+    "unanimity": "answers too alike to show exactly",
+    "below_distribution_k": "fewer than 8 answers: distribution not shown",
+    "below_recommendation_k": "fewer than 20 answers: the recommendation score is too noisy",
+    "out_of_scope": "outside your part of the organisation",
+}
+
+
+def reason_in_words(reason: str | None, k: int) -> str:
+    if not reason:
+        return ""
+    return REASON_WORDS.get(reason, "hidden").format(k=k)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedFigure:
+    """One measure of one cell, as it may be shown: either figures or a reason."""
+
+    code: str
+    label: str
+    kind: str
+    shown: bool
+    n: int | None = None
+    score: int | None = None
+    ci_low: int | None = None
+    ci_high: int | None = None
+    top2: int | None = None
+    risk_share: int | None = None
+    band: str = ""
+    distribution: tuple[tuple[str, int], ...] = ()
+    distribution_note: str = ""
+    reason: str = ""
+    higher_is_better: bool = True
+    exploratory: bool = False
+
+    @property
+    def text(self) -> str:
+        if self.score is not None:
+            return str(self.score)
+        if self.band:
+            return self.band
+        return "hidden"
+
+
+def _round(value: object) -> int | None:
+    return None if value is None else round(float(value))  # type: ignore[arg-type]
+
+
+def _released(measure: dict[str, object], entry: dict[str, object], k: int) -> ReleasedFigure:
+    shown = bool(entry.get("shown"))
+    anchors = measure.get("anchors") or []
+    distribution: tuple[tuple[str, int], ...] = ()
+    if shown and entry.get("distribution"):
+        distribution = tuple(zip(anchors, entry["distribution"], strict=False))  # type: ignore[arg-type]
+    band = str(entry.get("band") or entry.get("top2_band") or entry.get("risk_share_band") or "")
+    return ReleasedFigure(
+        code=str(measure["code"]),
+        label=str(measure["label"]),
+        kind=str(measure["kind"]),
+        shown=shown,
+        n=entry.get("n") if shown else None,  # type: ignore[arg-type]
+        score=_round(entry.get("score")) if shown else None,
+        ci_low=_round(entry.get("ci_low")) if shown else None,
+        ci_high=_round(entry.get("ci_high")) if shown else None,
+        top2=_round(entry.get("top2")) if shown else None,
+        risk_share=_round(entry.get("risk_share")) if shown else None,
+        band=band,
+        distribution=distribution,
+        distribution_note=reason_in_words(str(entry.get("distribution_reason") or ""), k),
+        reason=reason_in_words(entry.get("reason"), k) if not shown else "",  # type: ignore[arg-type]
+        higher_is_better=bool(measure.get("higher_is_better", True)),
+        exploratory=bool(measure.get("exploratory", False)),
+    )
+
+
+def _visible_paths(user: object) -> list[str] | None:
+    """None: everything (HR); otherwise the leader's subtree roots."""
+    from surveys.selectors import leader_root_paths, user_is_hr
+
+    if user_is_hr(user):  # type: ignore[arg-type]
+        return None
+    return leader_root_paths(user)  # type: ignore[arg-type]
+
+
+def _within(path: str, roots: list[str] | None) -> bool:
+    if roots is None:
+        return True
+    return any(path == r or path.startswith(r + "/") for r in roots)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedRow:
+    team_id: int | None
+    team_path: str
+    depth: int
+    breakdown: str
+    value: str
+    n: int | None
+    figures: tuple[ReleasedFigure, ...]
+
+
+def release_rows(
+    *,
+    publication: Publication,
+    user: object,
+    breakdown: str | None = "all",
+    team_path: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+    include_organisation: bool = True,
+) -> list[ReleasedRow]:
+    """Publication cells the user may see (HR: all; leader: their subtrees, plus the
+    organisation as a benchmark), with every figure released or explained. `team_path`
+    limits to one team's cells (any breakdown when `breakdown` is None)."""
+    roots = _visible_paths(user)
+    measures = [m for m in publication.measures if kinds is None or m["kind"] in kinds]
+    cells = publication.cells.all()
+    if breakdown is not None:
+        cells = cells.filter(breakdown=breakdown)
+    if team_path is not None:
+        cells = cells.filter(team_path=team_path)
+    rows = []
+    for cell in cells.order_by("team_path", "breakdown", "value"):
+        if cell.team_path and not _within(cell.team_path, roots):
+            continue
+        if not cell.team_path and not include_organisation:
+            continue
+        count = cell.figures.get("respondents", {})
+        rows.append(
+            ReleasedRow(
+                team_id=cell.team_id,
+                team_path=cell.team_path,
+                depth=cell.depth,
+                breakdown=cell.breakdown,
+                value=cell.value,
+                n=count.get("n") if count.get("shown") else None,
+                figures=tuple(
+                    _released(
+                        m,
+                        cell.figures.get(m["code"], {"shown": False, "reason": "empty"}),
+                        publication.k,
+                    )
+                    for m in measures
+                ),
+            )
+        )
+    return rows
+
+
+def release_comments(*, publication: Publication, user: object, team_path: str) -> list[str]:
+    """Comments homed within `team_path`'s subtree ("" = all, HR only), in their published
+    (shuffled) order. Each home pool holds >= 10 respondents; texts are already redacted."""
+    roots = _visible_paths(user)
+    if not _within(team_path, roots) or (team_path == "" and roots is not None):
+        return []
+    comments = publication.comments.all()
+    if team_path:
+        comments = comments.filter(
+            Q(home_path=team_path) | Q(home_path__startswith=team_path + "/")
+        )
+    return list(comments.values_list("text", flat=True))
+
+
+EXPORT_COLUMNS = [
+    "round",
+    "closed_on",
+    "team",
+    "breakdown",
+    "value",
+    "measure",
+    "label",
+    "shown",
+    "respondents",
+    "score_0_100",
+    "ci_low",
+    "ci_high",
+    "top2_percent",
+    "risk_share_percent",
+    "band",
+    "hidden_reason",
+]
+
+
+def release_export(*, publication: Publication, user: object) -> list[list[object]]:
+    """The publication as CSV rows (header first), scoped like the dashboard."""
+    out: list[list[object]] = [EXPORT_COLUMNS]
+    for row in release_rows(publication=publication, user=user, breakdown=None):
+        for f in row.figures:
+            out.append(
+                [
+                    publication.round.name,
+                    publication.closed_on.isoformat(),
+                    row.team_path or "Organisation",
+                    row.breakdown,
+                    row.value,
+                    f.code,
+                    f.label,
+                    "yes" if f.shown else "no",
+                    f.n if f.shown else "",
+                    "" if f.score is None else f.score,
+                    "" if f.ci_low is None else f.ci_low,
+                    "" if f.ci_high is None else f.ci_high,
+                    "" if f.top2 is None else f.top2,
+                    "" if f.risk_share is None else f.risk_share,
+                    f.band,
+                    f.reason,
+                ]
+            )
+    return out
+
+
+def trend_verdict(previous: ReleasedFigure | None, current: ReleasedFigure) -> str:
+    """'up', 'down', 'no change' (the difference lies inside the uncertainty of the two
+    scores) or '' when either is not shown."""
+    if previous is None or previous.score is None or current.score is None:
+        return ""
+    if None in (previous.ci_low, previous.ci_high, current.ci_low, current.ci_high):
+        return ""
+    se_prev = (previous.ci_high - previous.ci_low) / (2 * 1.96)  # type: ignore[operator]
+    se_curr = (current.ci_high - current.ci_low) / (2 * 1.96)  # type: ignore[operator]
+    margin = 1.96 * (se_prev**2 + se_curr**2) ** 0.5
+    delta = current.score - previous.score
+    if abs(delta) <= margin:
+        return "no change"
+    return "up" if delta > 0 else "down"
+
+
+def release_participation(*, invitees: int, responded: int) -> tuple[int | None, str]:
+    """A response rate as it may be shown: only for groups of >= k invitees, rounded to 5%
+    (rule 2). Returns (percent or None, reason in words)."""
+    k = settings.PULSE_MIN_GROUP_SIZE
+    if invitees < k:
+        return None, f"fewer than {k} invitees"
+    return int(5 * round(100 * responded / invitees / 5)), ""

@@ -144,3 +144,75 @@ class TeamDayUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.team_id} {self.day} {self.metric}={self.total} {self.unit}"
+
+
+# --- Publications: the only source of survey numbers ------------------------------------------
+
+
+class Publication(models.Model):
+    """A closed round's results, computed once at close, audited for disclosure as a whole,
+    persisted, then only read (anonymity rule 3). Written in one transaction together with all
+    its cells, so a crash mid-way leaves no half publication (status is never partial)."""
+
+    round = models.OneToOneField(
+        "surveys.Round", on_delete=models.CASCADE, related_name="publication"
+    )
+    k = models.PositiveSmallIntegerField()
+    respondents_shown = models.BooleanField(default=False)
+    computed_at = models.DateTimeField()
+    closed_on = models.DateField(help_text="The round's close date: the only date comments carry.")
+    audit = models.JSONField(default=dict, help_text="Counts of shown / hidden cells by reason.")
+    measures = models.JSONField(default=list, help_text="Measure codes with labels, in order.")
+
+    def __str__(self) -> str:
+        return f"Publication of round {self.round_id}"
+
+
+class PublicationCell(models.Model):
+    """One fixed cell of a publication: a team (any level; NULL = organisation), optionally
+    broken down by location or tenure band, with every measure's figures or hidden reason in
+    `figures` ({measure: {"shown": bool, "reason": str|None, "n": int|None, "score": ...}})."""
+
+    class Breakdown(models.TextChoices):
+        ALL = "all", "Whole group"
+        LOCATION = "location", "Location"
+        TENURE = "tenure", "Tenure band"
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="cells")
+    team = models.ForeignKey(
+        "surveys.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    team_path = models.CharField(max_length=1000, blank=True)
+    depth = models.PositiveSmallIntegerField(default=0)
+    breakdown = models.CharField(max_length=10, choices=Breakdown.choices)
+    value = models.CharField(max_length=200, blank=True)
+    figures = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "team_path", "breakdown", "value"],
+                name="publication_cell_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["publication", "breakdown"], name="pubcell_breakdown")]
+
+    def __str__(self) -> str:
+        return f"{self.team_path or 'Organisation'} {self.breakdown} {self.value}".strip()
+
+
+class PublishedComment(models.Model):
+    """A comment released with a publication: redacted, in shuffled order (`position`), homed
+    at the lowest team whose pool of commenters' respondents reaches the comment threshold, so
+    that no difference of two views isolates a smaller group."""
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="comments")
+    home_path = models.CharField(max_length=1000, blank=True)
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"Comment {self.position} of publication {self.publication_id}"

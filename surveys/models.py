@@ -402,7 +402,10 @@ class Response(models.Model):
 
     id = models.UUIDField(primary_key=True, default=_new_uuid, editable=False)
     round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="responses")
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    # NULL once generalised up to the whole organisation (rule 8).
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     location = models.CharField(max_length=200, blank=True)
     tenure_band = models.CharField(max_length=20, blank=True)
     generalised = models.BooleanField(default=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
@@ -157,10 +156,9 @@ class Participation:
 
 
 def _protected_rate(invitees: int, responded: int) -> tuple[int | None, str]:
-    k = settings.PULSE_MIN_GROUP_SIZE
-    if invitees < k:
-        return None, f"fewer than {k} invitees"
-    return int(5 * round(100 * responded / invitees / 5)), ""
+    from analytics.gate import release_participation
+
+    return release_participation(invitees=invitees, responded=responded)
 
 
 def round_participation(round_: Round) -> list[Participation]:

@@ -1,0 +1,479 @@
+"""Computing a round's publication: the only code that reads response rows to make numbers.
+
+`publication_compute(round_id=...)` runs once when a round closes (Celery task
+`analytics.tasks.compute_publication`, hooked in by `PULSE_AFTER_CLOSE_HOOKS`). It
+
+1. reads the round's responses (attribute snapshot + answers) into memory;
+2. builds the fixed cells (`analytics.disclosure.publication_layout`): every team at every level
+   and the organisation, each also by location and by tenure band;
+3. for every measure (respondents, each scored scale, the AI Pressure Index, each item, the
+   recommendation score) audits the cells over the respondents who have a value for it
+   (`suppress_cells`: primary k, secondary suppression by linear algebra, insider margin),
+   bands or hides homogeneous cells (rule 6) and audits again with them protected; item
+   distributions get their own audit at k = 8 and the recommendation score at k = 20;
+4. homes comments (rule 9) and redacts them;
+5. writes the publication and all its cells in one transaction, replacing any earlier one.
+
+Guarantees: deterministic (the same responses give the same publication; comment order is
+seeded by the round); all or nothing; idempotent (recompute-and-replace). Numbers leave the
+system only through `analytics.gate`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.disclosure import (
+    REASON_UNANIMITY,
+    Cell,
+    homogeneity_verdict,
+    publication_layout,
+    suppress_cells,
+)
+from analytics.models import Publication, PublicationCell, PublishedComment
+from surveys import scoring
+from surveys.models import Answer, Comment, Employee, Question, Response, Round, Scale, Team
+
+COMMENT_MIN_GROUP = 10
+DISTRIBUTION_MIN_GROUP = 8
+REASON_DISTRIBUTION = "below_distribution_k"
+REASON_RECOMMENDATION = "below_recommendation_k"
+RESPONDENTS = "respondents"
+AI_PRESSURE_INDEX = "API"
+
+Attrs = tuple[str, str, str]
+CellKey = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class Measure:
+    code: str
+    label: str
+    kind: str  # "count", "scale", "index", "item", "recommendation"
+    values: dict[int, float] = field(default_factory=dict)  # respondent index -> value
+    categories: dict[int, object] = field(default_factory=dict)  # respondent -> category
+    scale: scoring.ScaleSpec | None = None
+    item: scoring.ItemSpec | None = None
+    anchors: list[tuple[float, str]] = field(default_factory=list)
+    higher_is_better: bool = True
+    exploratory: bool = False
+    top2_label: str = ""
+    risk_label: str = ""
+
+
+def _load(round_: Round) -> tuple[list[Attrs], list[dict[str, float | None]], dict[str, Question]]:
+    """Respondents' attribute snapshots and answers (by question code), in a stable order."""
+    questions = {q.pk: q for q in round_.questions.select_related("scale")}
+    responses = list(
+        Response.objects.filter(round=round_)
+        .select_related("team")
+        .order_by("id")
+        .values_list("id", "team__path", "location", "tenure_band")
+    )
+    index = {pk: i for i, (pk, *_rest) in enumerate(responses)}
+    answers: list[dict[str, float | None]] = [{} for _ in responses]
+    for response_id, question_id, value in Answer.objects.filter(
+        response__round=round_
+    ).values_list("response_id", "question_id", "value"):
+        question = questions.get(question_id)
+        if question is not None:
+            answers[index[response_id]][question.code] = value
+    attrs = [
+        (path or "", location or "Unknown", tenure or "Unknown")
+        for _, path, location, tenure in responses
+    ]
+    return attrs, answers, {q.code: q for q in questions.values()}
+
+
+def _measures(
+    answers: list[dict[str, float | None]], questions: dict[str, Question]
+) -> list[Measure]:
+    scales = {
+        s.pk: s
+        for s in Scale.objects.filter(
+            pk__in={q.scale_id for q in questions.values()}
+        ).prefetch_related("questions")
+    }
+    measures = [Measure(RESPONDENTS, "Respondents", "count")]
+    measures[0].values = dict.fromkeys(range(len(answers)), 1.0)
+    scale_scores: dict[str, dict[int, float]] = {}
+    for scale in sorted(scales.values(), key=lambda s: (s.order, s.code)):
+        if scale.scoring in (Scale.Scoring.NONE, Scale.Scoring.RECOMMENDATION):
+            continue
+        spec = scoring.ScaleSpec.from_model(scale)
+        measure = Measure(
+            scale.code,
+            scale.name,
+            "scale",
+            scale=spec,
+            higher_is_better=scale.higher_is_better,
+            exploratory=scale.is_exploratory,
+            risk_label=scale.risk_label,
+        )
+        for i, person in enumerate(answers):
+            score = scoring.score_scale(spec, person)
+            if score is not None:
+                measure.values[i] = score
+                measure.categories[i] = round(score, 6)
+        scale_scores[scale.code] = measure.values
+        measures.append(measure)
+    index = Measure(
+        AI_PRESSURE_INDEX, "AI Pressure Index", "index", higher_is_better=False, exploratory=True
+    )
+    for i in range(len(answers)):
+        value = scoring.ai_pressure_index(
+            {code: scores.get(i) for code, scores in scale_scores.items()}
+        )
+        if value is not None:
+            index.values[i] = value
+            index.categories[i] = round(value, 6)
+    if index.values:
+        measures.append(index)
+    for code, question in sorted(
+        questions.items(), key=lambda kv: (kv[1].scale.order, kv[1].order, kv[0])
+    ):
+        kind = question.response_kind
+        if kind == "free_text":
+            continue
+        if question.scale.scoring == Scale.Scoring.RECOMMENDATION:
+            measure = Measure(code, question.text, "recommendation")
+        else:
+            measure = Measure(
+                code,
+                question.text,
+                "item",
+                item=scoring.ItemSpec(
+                    code=code, text=question.text, response_kind=kind, reverse=question.reverse
+                ),
+                anchors=scoring.ANCHORS[kind],
+                higher_is_better=question.scale.higher_is_better,
+                top2_label=question.scale.top2_label,
+            )
+        for i, person in enumerate(answers):
+            value = person.get(code)
+            if value is not None:
+                measure.values[i] = value
+                measure.categories[i] = value
+        measures.append(measure)
+    return measures
+
+
+def _members(layout_cells: Iterable[Cell], keys: tuple[Attrs, ...]) -> dict[CellKey, set[Attrs]]:
+    return {cell.key: {keys[g] for g in cell.groups} for cell in layout_cells}
+
+
+def _audit(
+    attrs: list[Attrs], who: Iterable[int], *, k: int, homogeneity_of: dict[int, object] | None
+) -> dict[CellKey, tuple[bool, str | None, int, str | None, list[int]]]:
+    """Audit one measure over the respondents `who`: cell key -> (shown, reason, n, band,
+    respondent indices)."""
+    who = list(who)
+    if not who:
+        return {}
+    layout = publication_layout(attrs[i] for i in who)
+    by_group: dict[Attrs, list[int]] = defaultdict(list)
+    for i in who:
+        by_group[attrs[i]].append(i)
+    people = [
+        [i for g in sorted(cell.groups) for i in by_group[layout.group_keys[g]]]
+        for cell in layout.cells
+    ]
+    result = suppress_cells(group_weights=layout.group_weights, cells=layout.cells, k=k)
+    bands: dict[int, str | None] = {}
+    if homogeneity_of is not None:
+        withheld = set()
+        for position, decision in enumerate(result.decisions):
+            if not decision.shown:
+                continue
+            counts = list(Counter(homogeneity_of[i] for i in people[position]).values())
+            verdict = homogeneity_verdict(counts, k=k)
+            if verdict.status != "exact":
+                withheld.add(position)
+                bands[position] = verdict.band
+        if withheld:
+            result = suppress_cells(
+                group_weights=layout.group_weights, cells=layout.cells, k=k, withheld=withheld
+            )
+    return {
+        cell.key: (d.shown, d.reason, d.n, bands.get(position), people[position])
+        for position, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True))
+    }
+
+
+def _figures_for(measure: Measure, people: list[int]) -> dict[str, object]:
+    values = [measure.values[i] for i in people]
+    if measure.kind == "count":
+        return {}
+    if measure.kind == "recommendation":
+        return {"score": scoring.recommendation_score(values)}
+    if measure.kind == "item" and measure.item is not None:
+        scores = [
+            scoring.item_score_0_100(measure.item.response_kind, v, reverse=measure.item.reverse)
+            for v in values
+        ]
+    else:
+        scores = values
+    ci = scoring.mean_ci(scores)
+    out: dict[str, object] = {"score": ci.mean, "ci_low": ci.low, "ci_high": ci.high}
+    if measure.kind == "item" and measure.item is not None:
+        out["top2"] = scoring.top2_box(measure.item, values)
+    if (
+        measure.kind == "scale"
+        and measure.scale is not None
+        and measure.scale.risk_threshold is not None
+    ):
+        out["risk_share"] = scoring.risk_band_share(measure.scale, values)
+    return out
+
+
+def _percent_verdicts(
+    measure: Measure, people: list[int], figures: dict[str, object], k: int
+) -> None:
+    """Rule 6 for percentages: a top-2 or risk share where all but at most one respondent
+    fall on one side is replaced by a band."""
+    flags: list[bool] = []
+    key = None
+    if measure.kind == "item" and measure.item is not None and "top2" in figures:
+        top = scoring.top2_values(measure.item.response_kind, reverse=measure.item.reverse)
+        flags = [measure.values[i] in top for i in people]
+        key = "top2"
+    elif measure.kind == "scale" and "risk_share" in figures and measure.scale is not None:
+        flags = [bool(scoring.in_risk_band(measure.scale, measure.values[i])) for i in people]
+        key = "risk_share"
+    if key is None or figures.get(key) is None:
+        return
+    verdict = homogeneity_verdict([flags.count(True), flags.count(False)], k=k)
+    if verdict.status != "exact":
+        majority_true = flags.count(True) >= flags.count(False)
+        figures[key] = None
+        figures[f"{key}_band"] = (
+            f"{verdict.band} {'yes' if majority_true else 'no'}" if verdict.band else None
+        )
+
+
+def _distribution(measure: Measure, people: list[int]) -> list[int]:
+    counts = Counter(measure.values[i] for i in people)
+    return [counts.get(value, 0) for value, _ in measure.anchors]
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\w)(?:\+?\d[\d ().-]{6,}\d)(?!\w)")
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+
+
+def redact(text: str, name_tokens: set[str]) -> str:
+    """Remove emails, phone numbers and roster names (any first or last name of length >= 3,
+    case-insensitive) from a comment."""
+    text = _EMAIL.sub("[email removed]", text)
+    text = _PHONE.sub("[phone removed]", text)
+    return _WORD.sub(
+        lambda m: "[name removed]" if m.group(0).lower() in name_tokens else m.group(0), text
+    )
+
+
+def _roster_name_tokens() -> set[str]:
+    tokens: set[str] = set()
+    for name in Employee.objects.values_list("name", flat=True).iterator(chunk_size=5000):
+        tokens.update(part.lower() for part in _WORD.findall(name) if len(part) >= 3)
+    return tokens
+
+
+def _comment_homes(attrs: list[Attrs], minimum: int) -> dict[str, str | None]:
+    """Leaf team path -> the team whose comment pool it joins (None: not published).
+
+    Bottom-up: a team keeps the respondents of its subtree not already homed below it when
+    they number at least `minimum`; otherwise they move up to its parent. Every published pool
+    then holds >= `minimum` respondents, and so does any difference between two views (each
+    view is a union of whole pools)."""
+    per_leaf = Counter(path for path, _, _ in attrs)
+    paths = set()
+    for leaf in per_leaf:
+        parts = leaf.split("/")
+        paths.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    pending: dict[str, list[str]] = defaultdict(list)  # team -> leaves waiting at it
+    counts: dict[str, int] = defaultdict(int)
+    for leaf, n in per_leaf.items():
+        pending[leaf].append(leaf)
+        counts[leaf] += n
+    homes: dict[str, str | None] = {}
+    for team in sorted(paths, key=lambda p: (-p.count("/"), p)):
+        parent = team.rsplit("/", 1)[0] if "/" in team else ""
+        if counts[team] >= minimum:
+            for leaf in pending.pop(team, []):
+                homes[leaf] = team
+            counts[team] = 0
+        else:
+            pending[parent].extend(pending.pop(team, []))
+            counts[parent] += counts.pop(team, 0)
+    leftover = pending.pop("", [])
+    for leaf in leftover:
+        homes[leaf] = "" if counts[""] >= minimum else None
+    return homes
+
+
+def publication_compute(*, round_id: int) -> Publication:
+    """Compute and store the publication of a closed round (see the module docstring).
+    Idempotent: computing again replaces the stored publication with an identical one."""
+    round_ = Round.objects.select_related("template").get(pk=round_id)
+    if round_.status != Round.Status.CLOSED:
+        raise ValueError(f"round {round_id} is not closed: results exist only after close")
+    k = max(settings.PULSE_MIN_GROUP_SIZE, 5)
+    attrs, answers, questions = _load(round_)
+    measures = _measures(answers, questions)
+    cells: dict[CellKey, dict[str, dict[str, object]]] = defaultdict(dict)
+    audit_counts: Counter[str] = Counter()
+
+    for measure in measures:
+        who = sorted(measure.values)
+        minimum = scoring.RECOMMENDATION_MIN_GROUP if measure.kind == "recommendation" else k
+        homogeneity = None if measure.kind in ("count", "recommendation") else measure.categories
+        decisions = _audit(attrs, who, k=minimum, homogeneity_of=homogeneity)
+        distributions = (
+            _audit(attrs, who, k=DISTRIBUTION_MIN_GROUP, homogeneity_of=None)
+            if measure.kind == "item"
+            else {}
+        )
+        for key, (shown, reason, n, band, people) in decisions.items():
+            if not shown and reason == "below_k" and measure.kind == "recommendation":
+                reason = REASON_RECOMMENDATION
+            entry: dict[str, object] = {"shown": shown, "reason": reason}
+            if shown:
+                entry["n"] = n
+                entry.update(_figures_for(measure, people))
+                _percent_verdicts(measure, people, entry, k)
+                if measure.kind == "item":
+                    dist = distributions.get(key)
+                    if dist and dist[0]:
+                        entry["distribution"] = _distribution(measure, people)
+                    else:
+                        entry["distribution_reason"] = REASON_DISTRIBUTION
+            elif reason == REASON_UNANIMITY and band:
+                entry["band"] = band
+            audit_counts[reason or "shown"] += 1
+            cells[key][measure.code] = entry
+
+    # Cells nobody has a value for still exist in the fixed layout: mark them empty.
+    all_keys = set(cells)
+    for measure in measures:
+        for key in all_keys:
+            cells[key].setdefault(measure.code, {"shown": False, "reason": "empty"})
+
+    homes = _comment_homes(attrs, max(COMMENT_MIN_GROUP, k))
+    names = _roster_name_tokens()
+    comment_rows = list(
+        Comment.objects.filter(round=round_).order_by("id").values_list("team__path", "text")
+    )
+    published_comments = [
+        (homes.get(path), redact(text, names))
+        for path, text in comment_rows
+        if homes.get(path) is not None
+    ]
+    random.Random(f"pulse-comments-{round_.pk}").shuffle(published_comments)
+
+    teams = {t.path: t for t in Team.objects.filter(path__in={key[0] for key in cells if key[0]})}
+    closed = round_.closed_at or round_.closes_at
+    with transaction.atomic():
+        Publication.objects.filter(round=round_).delete()
+        publication = Publication.objects.create(
+            round=round_,
+            k=k,
+            respondents_shown=bool(
+                cells.get(("", "all", ""), {}).get(RESPONDENTS, {}).get("shown")
+            ),
+            computed_at=timezone.now(),
+            closed_on=timezone.localtime(closed).date(),
+            audit=dict(sorted(audit_counts.items())),
+            measures=[
+                {
+                    "code": m.code,
+                    "label": m.label,
+                    "kind": m.kind,
+                    "higher_is_better": m.higher_is_better,
+                    "exploratory": m.exploratory,
+                    "top2_label": m.top2_label,
+                    "risk_label": m.risk_label,
+                    "anchors": [label for _, label in m.anchors],
+                }
+                for m in measures
+            ],
+        )
+        PublicationCell.objects.bulk_create(
+            [
+                PublicationCell(
+                    publication=publication,
+                    team=teams.get(path),
+                    team_path=path,
+                    depth=path.count("/") + 1 if path else 0,
+                    breakdown=breakdown,
+                    value=value,
+                    figures=figures,
+                )
+                for (path, breakdown, value), figures in sorted(cells.items())
+            ],
+            batch_size=1000,
+        )
+        PublishedComment.objects.bulk_create(
+            [
+                PublishedComment(
+                    publication=publication, home_path=home or "", position=i, text=text
+                )
+                for i, (home, text) in enumerate(published_comments)
+            ],
+            batch_size=1000,
+        )
+    return publication
+
+
+def microdata_generalise(*, round_id: int) -> int:
+    """Rule 8: after close, generalise the stored responses' attributes (team -> parent team ->
+    organisation, location -> "Other", tenure band -> coarser -> "Any") until every
+    combination is shared by >= k responses of the round. Idempotent (an already k-anonymous
+    round maps to itself); one transaction. Returns the number of responses changed."""
+    from analytics.disclosure import generalise_microdata
+
+    k = max(settings.PULSE_MIN_GROUP_SIZE, 5)
+    rows = list(
+        Response.objects.filter(round_id=round_id).values_list(
+            "team__path", "location", "tenure_band"
+        )
+    )
+    records = [(path or "", location, tenure) for path, location, tenure in rows]
+    mapping = generalise_microdata(records, k=k)
+    teams = {
+        t.path: t.pk for t in Team.objects.filter(path__in={new[0] for new in mapping.values()})
+    }
+    changed = 0
+    with transaction.atomic():
+        for (path, location, tenure), (new_path, new_location, new_tenure) in mapping.items():
+            if (path, location, tenure) == (new_path, new_location, new_tenure):
+                continue
+            query = Response.objects.filter(
+                round_id=round_id, location=location, tenure_band=tenure
+            )
+            query = query.filter(team__path=path) if path else query.filter(team__isnull=True)
+            changed += query.update(
+                team_id=teams.get(new_path),
+                location=new_location,
+                tenure_band=new_tenure,
+                generalised=True,
+            )
+        Response.objects.filter(round_id=round_id).update(generalised=True)
+    return changed
+
+
+def round_results_publish(*, round_id: int) -> None:
+    """After a round closes (hook `PULSE_AFTER_CLOSE_HOOKS`): compute the publication once,
+    then generalise the stored microdata. Running it again changes nothing: an existing
+    publication is kept (it was computed from the attributes as snapshotted), and the
+    generalisation of a k-anonymous round is the identity."""
+    if not Publication.objects.filter(round_id=round_id).exists():
+        publication_compute(round_id=round_id)
+    microdata_generalise(round_id=round_id)
