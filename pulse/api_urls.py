@@ -3,11 +3,18 @@
 from django.urls import path
 
 from analytics import api as analytics_api
+from analytics import results_api
 from surveys import api as surveys_api
 
 app_name = "api"
 
 urlpatterns = [
+    path("rounds/", results_api.PublishedRoundListApi.as_view(), name="rounds"),
+    path(
+        "rounds/<int:round_id>/publication/",
+        results_api.PublicationApi.as_view(),
+        name="publication",
+    ),
     path("me/", surveys_api.MeApi.as_view(), name="me"),
     path("teams/", surveys_api.TeamListApi.as_view(), name="teams"),
     path("teams/<int:team_id>/", surveys_api.TeamDetailApi.as_view(), name="team"),

@@ -125,6 +125,27 @@ PAGES: list[tuple[str, str, dict[str, int]]] = [
 ]
 
 
+HR_ONLY = {"anonymous": LOGIN, "norole": 403, "leader": 403, "hr": 200, "superuser": 200}
+STAFF_404 = {"anonymous": LOGIN, "norole": 403, "leader": 404, "hr": 404, "superuser": 404}
+API_STAFF = {"anonymous": 403, "norole": 403, "leader": 200, "hr": 200, "superuser": 200}
+API_404 = {"anonymous": 403, "norole": 403, "leader": 404, "hr": 404, "superuser": 404}
+PAGES += [
+    ("question bank", "/hr/bank/", HR_ONLY),
+    ("templates", "/hr/templates/", HR_ONLY),
+    ("template new", "/hr/templates/new/", HR_ONLY),
+    ("cadences", "/hr/cadences/", HR_ONLY),
+    ("cadence new", "/hr/cadences/new/", HR_ONLY),
+    ("rounds", "/hr/rounds/", HR_ONLY),
+    ("round missing", "/hr/rounds/999999/", {**HR_ONLY, "hr": 404, "superuser": 404}),
+    ("usage upload", "/hr/usage/", HR_ONLY),
+    ("usage history", "/hr/usage/imports/", HR_ONLY),
+    ("results export missing", "/results/rounds/999999/export.csv", STAFF_404),
+    ("api rounds", "/api/v1/rounds/", API_STAFF),
+    ("api publication missing", "/api/v1/rounds/999999/publication/", API_404),
+    ("api usage imports", "/api/v1/usage-imports/", {**API_STAFF, "leader": 403}),
+]
+
+
 @pytest.fixture
 def users(org, hr_user, leader_user, superuser, norole_user) -> dict[str, object | None]:
     return {
