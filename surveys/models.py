@@ -72,20 +72,29 @@ class Employee(models.Model):
     case-insensitive. Aliases are unique when present (NULL when absent).
     """
 
-    email = models.EmailField(max_length=254, unique=True)
+    email = models.EmailField(max_length=254)
     name = models.CharField(max_length=200)
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="employees")
+    # Indexed by `employee_team_active` (team first), so no index of its own.
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="employees", db_index=False
+    )
+    # Employees are deactivated, never deleted, and nothing lists a manager's reports by index.
     manager = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+        db_index=False,
     )
     location = models.CharField(max_length=200, blank=True)
     start_date = models.DateField(null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC")
     is_active = models.BooleanField(default=True)
-    github_login = models.CharField(max_length=100, null=True, blank=True, unique=True)
-    aws_user_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
-    openai_user_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
-    upn = models.CharField(max_length=254, null=True, blank=True, unique=True)
+    github_login = models.CharField(max_length=100, null=True, blank=True)
+    aws_user_id = models.CharField(max_length=100, null=True, blank=True)
+    openai_user_id = models.CharField(max_length=100, null=True, blank=True)
+    upn = models.CharField(max_length=254, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -94,6 +103,20 @@ class Employee(models.Model):
     class Meta:
         ordering = ["email"]
         indexes = [models.Index(fields=["team", "is_active"], name="employee_team_active")]
+        # Uniqueness as constraints rather than `unique=True`: PostgreSQL then builds one
+        # index each, without the extra LIKE-pattern copies nobody queries, and the aliases'
+        # indexes are partial (most employees have none), which keeps roster imports fast.
+        constraints = [
+            models.UniqueConstraint(fields=["email"], name="employee_email_unique"),
+            *(
+                models.UniqueConstraint(
+                    fields=[alias],
+                    condition=Q(**{f"{alias}__isnull": False}),
+                    name=f"employee_{alias}_unique",
+                )
+                for alias in ("github_login", "aws_user_id", "openai_user_id", "upn")
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
