@@ -2,13 +2,17 @@
 page, API, the `run_usage_import` task.
 
 An import reads every file of one delivery (streaming: CSV in chunks, JSON one record at a
-time), keeps per-person values only in memory, reduces them to (source, team, day, metric)
-cells, and then, in one transaction, makes the stored cells of the days the delivery covers
-equal to the new ones: rows of those days that the delivery no longer has are deleted, changed
-ones updated, new ones created, equal ones left untouched. So:
+time) into an `Accumulator`, which keeps per-person values in memory and, past a few MiB, in an
+anonymous temporary file on local disk that is deleted when the import ends, however it ends
+(`_read_delivery`'s `with` block); per-person values never reach the database. Then, in one
+transaction, a few days at a time, it reduces them to (source, team, day, metric) cells and
+makes the stored cells of the days the delivery covers equal to the new ones: rows of those
+days that the delivery no longer has are deleted, changed ones updated, new ones created, equal
+ones left untouched. Memory stays bounded whatever the size of the files. So:
 - idempotent: importing the same files again writes nothing;
 - latest wins: a later export overlapping earlier days replaces those days of that source;
-- atomic: any problem in any file raises before the transaction and nothing changes.
+- atomic: any problem in any file raises before the transaction, and a problem found while
+  reducing (team-level rows for a team and its parent) rolls it back: nothing changes.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +41,7 @@ ProgressCallback = Callable[[str, int, int], None]
 MAX_USAGE_UPLOAD_BYTES = 200 * 1024 * 1024
 UNMATCHED_REPORTED = 200
 _BATCH = 2000
+_BLOCK = 5000
 _TABLE = TeamDayUsage._meta.db_table
 
 
@@ -121,17 +127,20 @@ def usage_import(
     """Import one delivery (e.g. every Amazon Q part file) and record it in the history.
     Raises `UsageFileError` (file, line, field, cause) and changes nothing when any file has a
     problem. Caller: the `import_usage` command."""
-    result, cells, days = _read_delivery(format_name=format, files=files, progress=progress)
-    with transaction.atomic():
-        _write_cells(cells, days, result)
+    size = sum(f.size for f in files)
+    with (
+        _read_delivery(format_name=format, files=files, progress=progress) as (result, acc),
+        transaction.atomic(),
+    ):
+        _write_cells(acc, result, progress, size)
         UsageImport.objects.create(
             format=format,
             origin=UsageImport.Origin.COMMAND,
             filenames=[f.name for f in files],
             uploaded_by=user if user is not None and user.is_authenticated else None,
             status=UsageImport.Status.SUCCEEDED,
-            total_bytes=sum(f.size for f in files),
-            processed_bytes=sum(f.size for f in files),
+            total_bytes=size,
+            processed_bytes=size,
             finished_at=timezone.now(),
             **result.record_fields(),
         )
@@ -140,71 +149,87 @@ def usage_import(
     return result
 
 
+@contextmanager
 def _read_delivery(
     *, format_name: str, files: list[UsageFile], progress: ProgressCallback | None
-) -> tuple[UsageImportResult, list[UsageCell], dict[str, set[dt.date]]]:
+) -> Iterator[tuple[UsageImportResult, Accumulator]]:
+    """Read every file into an accumulator (which may hold per-person values in a temporary
+    file: it is closed, and the file deleted, when the block exits, whatever happens)."""
     adapter = adapter_for(format_name)
     if not files:
         raise UsageFileError([UsageProblem("", None, None, "no file given")])
-    acc = Accumulator(Roster.load())
-    total = sum(f.size for f in files)
-    offset = 0
-    for position, file in enumerate(files, start=1):
-        phase = f"Reading file {position} of {len(files)}"
+    with Accumulator(Roster.load()) as acc:
+        total = sum(f.size for f in files)
+        offset = 0
+        for position, file in enumerate(files, start=1):
+            phase = f"Reading file {position} of {len(files)}"
 
-        def report(done: int, base: int = offset, phase: str = phase) -> None:
-            if progress is not None:
-                progress(phase, min(base + done, total), total)
+            def report(done: int, base: int = offset, phase: str = phase) -> None:
+                if progress is not None:
+                    progress(phase, min(base + done, total), total)
 
-        adapter.read(file, acc, report)
-        offset += file.size
-    if progress is not None:
-        progress("Aggregating", total, total)
-    cells = acc.finalize()
-    days = {
-        acc.source_names[code]: {day_from_number(d) for d in numbers}
-        for code, numbers in acc.days.items()
-        if numbers
-    }
-    all_days = [d for ds in days.values() for d in ds]
-    result = UsageImportResult(
-        format=format_name,
-        filenames=[f.name for f in files],
-        rows_read=acc.rows_read,
-        rows_matched=acc.rows_matched,
-        rows_unmatched=acc.rows_unmatched,
-        rows_service=acc.rows_service,
-        sources=sorted(days),
-        first_day=min(all_days, default=None),
-        last_day=max(all_days, default=None),
-        unmatched=[
-            {"identifier": identifier, "rows": rows}
-            for identifier, rows in acc.unmatched.most_common(UNMATCHED_REPORTED)
-        ],
-        unmatched_distinct=len(acc.unmatched) + acc.unmatched_dropped,
-        service_totals={k: round(v, 6) for k, v in sorted(acc.service_totals.items())},
-        ignored_fields=sorted(acc.ignored_fields)[:100],
-    )
-    if progress is not None:
-        progress("Writing", total, total)
-    return result, cells, days
+            adapter.read(file, acc, report)
+            offset += file.size
+        days = [d for numbers in acc.days.values() for d in numbers]
+        sources = sorted(acc.source_names[code] for code, numbers in acc.days.items() if numbers)
+        result = UsageImportResult(
+            format=format_name,
+            filenames=[f.name for f in files],
+            rows_read=acc.rows_read,
+            rows_matched=acc.rows_matched,
+            rows_unmatched=acc.rows_unmatched,
+            rows_service=acc.rows_service,
+            sources=sources,
+            first_day=day_from_number(min(days)) if days else None,
+            last_day=day_from_number(max(days)) if days else None,
+            unmatched=[
+                {"identifier": identifier, "rows": rows}
+                for identifier, rows in acc.unmatched.most_common(UNMATCHED_REPORTED)
+            ],
+            unmatched_distinct=len(acc.unmatched) + acc.unmatched_dropped,
+            service_totals={k: round(v, 6) for k, v in sorted(acc.service_totals.items())},
+            ignored_fields=sorted(acc.ignored_fields)[:100],
+        )
+        yield result, acc
 
 
 def _write_cells(
-    cells: list[UsageCell], days: dict[str, set[dt.date]], result: UsageImportResult
+    acc: Accumulator, result: UsageImportResult, progress: ProgressCallback | None, size: int
 ) -> None:
-    """Make the stored cells of `days` (per source) equal to `cells`. Run inside a transaction."""
+    """Make the stored cells of every covered (source, day) equal to the delivery's, reducing
+    and writing a few days at a time (at least `_BLOCK` cells), so that neither per-person
+    values nor the whole delivery's cells are in memory at once. Run inside a transaction."""
+    days = len({d for numbers in acc.days.values() for d in numbers})
+    block: list[UsageCell] = []
+    covered: set[tuple[str, dt.date]] = set()
+    for done, (day, sources, cells) in enumerate(acc.day_cells(), start=1):
+        block.extend(cells)
+        covered.update((source, day) for source in sources)
+        if len(block) >= _BLOCK:
+            _write_block(block, covered, result)
+            block, covered = [], set()
+            if progress is not None:
+                progress(f"Aggregating and writing day {done} of {days}", size, size)
+    if covered:
+        _write_block(block, covered, result)
+
+
+def _write_block(
+    cells: list[UsageCell], covered: set[tuple[str, dt.date]], result: UsageImportResult
+) -> None:
+    """Make the stored cells of the `covered` (source, day) pairs equal to `cells`."""
     new = {(c.source, c.team_id, c.day, c.metric): c for c in cells}
     existing: dict[tuple[str, int, dt.date, str], tuple] = {}
-    for source, source_days in days.items():
-        rows = TeamDayUsage.objects.filter(
-            source=source, day__gte=min(source_days), day__lte=max(source_days)
-        ).values_list(
-            "id", "team_id", "day", "metric", "unit", "total", "contributors", "max_single"
-        )
-        for row in rows.iterator(chunk_size=_BATCH):
-            if row[2] in source_days:
-                existing[(source, row[1], row[2], row[3])] = row
+    first = min(day for _, day in covered)
+    last = max(day for _, day in covered)
+    rows = TeamDayUsage.objects.filter(
+        source__in={source for source, _ in covered}, day__gte=first, day__lte=last
+    ).values_list(
+        "id", "source", "team_id", "day", "metric", "unit", "total", "contributors", "max_single"
+    )
+    for row in rows.iterator(chunk_size=_BATCH):
+        if (row[1], row[3]) in covered:
+            existing[row[1:5]] = row
     to_delete = [row[0] for key, row in existing.items() if key not in new]
     to_update: list[tuple[object, ...]] = []
     to_create: list[tuple[object, ...]] = []
@@ -212,23 +237,12 @@ def _write_cells(
     for key, cell in new.items():
         row = existing.get(key)
         if row is None:
-            to_create.append(
-                (
-                    cell.source,
-                    cell.team_id,
-                    cell.day,
-                    cell.metric,
-                    cell.unit,
-                    cell.total,
-                    cell.contributors,
-                    cell.max_single,
-                )
-            )
+            to_create.append(cell)
             changed.add(key[:3])
         elif not _same(row, cell):
             to_update.append((cell.unit, cell.total, cell.contributors, cell.max_single, row[0]))
             changed.add(key[:3])
-    changed.update(key[:3] for key, row in existing.items() if key not in new)
+    changed.update(key[:3] for key in existing if key not in new)
     _execute_many(
         f"DELETE FROM {_TABLE} WHERE id = %s",
         [(pk,) for pk in to_delete],
@@ -238,16 +252,12 @@ def _write_cells(
         "WHERE id = %s",
         to_update,
     )
-    _execute_many(
-        f"INSERT INTO {_TABLE} (source, team_id, day, metric, unit, total, contributors, "
-        "max_single) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        to_create,
-    )
-    result.created = len(to_create)
-    result.updated = len(to_update)
-    result.deleted = len(to_delete)
-    result.unchanged = len(new) - len(to_create) - len(to_update)
-    result.team_days_written = len(changed)
+    _insert_many(to_create)
+    result.created += len(to_create)
+    result.updated += len(to_update)
+    result.deleted += len(to_delete)
+    result.unchanged += len(new) - len(to_create) - len(to_update)
+    result.team_days_written += len(changed)
 
 
 def _execute_many(sql: str, params: list[tuple[object, ...]]) -> None:
@@ -260,8 +270,29 @@ def _execute_many(sql: str, params: list[tuple[object, ...]]) -> None:
             cursor.executemany(sql, params[start : start + 5000])
 
 
+def _insert_many(rows: list[tuple[object, ...]]) -> None:
+    """Multi-row INSERTs, a few hundred rows per statement: a third of the time of one
+    statement per row (executemany), on SQLite and PostgreSQL alike."""
+    if not rows:
+        return
+    width = len(rows[0])
+    per_statement = max(1, min(500, (connection.features.max_query_params or 999) // width))
+    placeholders = "(" + ", ".join(["%s"] * width) + ")"
+    sql = (
+        f"INSERT INTO {_TABLE} (source, team_id, day, metric, unit, total, contributors, "
+        "max_single) VALUES "
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            batch = rows[start : start + per_statement]
+            cursor.execute(
+                sql + ", ".join([placeholders] * len(batch)),
+                [value for row in batch for value in row],
+            )
+
+
 def _same(row: tuple, cell: UsageCell) -> bool:
-    _, _, _, _, unit, total, contributors, max_single = row
+    unit, total, contributors, max_single = row[5:]
 
     def close(a: float | None, b: float | None) -> bool:
         if a is None or b is None:
@@ -327,11 +358,14 @@ def usage_import_run(*, import_id: int) -> UsageImport:
             )
 
     try:
-        result, cells, days = _read_delivery(
-            format_name=record.format, files=files, progress=report
-        )
-        with transaction.atomic():
-            _write_cells(cells, days, result)
+        with (
+            _read_delivery(format_name=record.format, files=files, progress=report) as (
+                result,
+                acc,
+            ),
+            transaction.atomic(),
+        ):
+            _write_cells(acc, result, report, record.total_bytes)
             UsageImport.objects.filter(pk=import_id).update(
                 status=UsageImport.Status.SUCCEEDED,
                 phase="",

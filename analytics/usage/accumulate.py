@@ -1,27 +1,37 @@
-"""Per-person usage in memory during an import, reduced to team x day cells at the end.
+"""Per-person usage during an import, reduced one UTC day at a time to team x day cells.
 
-Per-person values live only here, as numpy arrays keyed by one packed int64 per
-(source, metric, day, person); parts are merged (sorted, numpy) whenever the pending parts
-outgrow the merged state, so memory is bounded by the number of distinct
-person-day-metric keys (people x days x metrics), not by the number of rows read.
+Memory is bounded independently of the file's size. Adapters add per-person values as numpy
+arrays of (day, packed key, value), the key packing (source, metric, person) into one int64.
+Those triples are held in memory up to `SPILL_AT` of them, then sorted by day and appended to
+one anonymous temporary file on local disk (`tempfile.TemporaryFile`: unlinked from the
+start, so no other process can open it, and closed - which frees it - by `close()`, which the
+import service calls in a `finally`). Per-person values are never written anywhere else and
+never reach the database. At the end, `day_cells` reads the triples back one day at a time
+(in pieces of at most `SPILL_AT`), reduces them to one value per person, rolls those up to
+every team level and yields that day's cells; only one day's per-person values are in memory
+at once, so the peak grows with the people and metrics of one day, not with rows or days.
+A small delivery (fewer than `SPILL_AT` values) never touches the disk.
 
 Within one import, additive metrics (`SUM`: tokens, lines, requests, cents) are summed over a
 person's rows of a day; non-additive ones (`MAX`: active flags, last-activity snapshots) are
 combined with max, so a person is counted once however many rows say they were active.
 
-`finalize` rolls every person's value up to their team and every ancestor, and per
-(source, team, day, metric) returns the total, the number of distinct people with a non-zero
-value, and the largest single person's value.
+Per (source, team, day, metric) a cell holds the total, the number of distinct people with a
+value (exact: every person is in exactly one team, so the people of a subtree are counted once
+each) and the largest single person's value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from analytics.usage.identity import Roster
 from analytics.usage.parsing import UsageFileError, UsageProblem, day_from_number
@@ -30,13 +40,13 @@ SUM = "sum"
 MAX = "max"
 
 _PERSON_BITS = 24
-_DAY_BITS = 16
 _METRIC_BITS = 12
-_SOURCE_LIMIT = 1 << (63 - _PERSON_BITS - _DAY_BITS - _METRIC_BITS)
+_SOURCE_LIMIT = 1 << (63 - _PERSON_BITS - _METRIC_BITS)
 _PERSON_MASK = (1 << _PERSON_BITS) - 1
-_DAY_MASK = (1 << _DAY_BITS) - 1
 _METRIC_MASK = (1 << _METRIC_BITS) - 1
-_MERGE_AT = 500_000
+# Per-person values held in memory before they go to the temporary file: 64k x 18 bytes,
+# a few MiB; also the largest piece of one day read back at once.
+SPILL_AT = 1 << 16
 UNMATCHED_KEPT = 10_000
 
 
@@ -47,9 +57,9 @@ class Metric:
     how: str
 
 
-@dataclass(frozen=True, slots=True)
-class UsageCell:
-    """One (source, team, day, metric) aggregate, ready to store."""
+class UsageCell(NamedTuple):
+    """One (source, team, day, metric) aggregate, ready to store (fields in the order of the
+    table's columns, so that a cell is also the row inserted)."""
 
     source: str
     team_id: int
@@ -61,17 +71,87 @@ class UsageCell:
     max_single: float | None
 
 
-@dataclass(slots=True)
-class _State:
-    keys: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    values: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
-    pending: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-    pending_size: int = 0
+class _DayStore:
+    """(day, key, value) triples, partitioned by day: in memory while small, then in an
+    anonymous temporary file, written in day order, with the file positions of each day's
+    runs (`_segments`) kept in memory."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._size = 0
+        self._file: IO[bytes] | None = None
+        self._segments: dict[int, list[tuple[int, int]]] = {}
+
+    def add(self, days: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
+        self._parts.append((days.astype(np.uint16), keys, values.astype(np.float64)))
+        self._size += len(keys)
+        if self._size >= SPILL_AT:
+            self._spill()
+
+    def _take_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        days = np.concatenate([d for d, _, _ in self._parts])
+        keys = np.concatenate([k for _, k, _ in self._parts])
+        values = np.concatenate([v for _, _, v in self._parts])
+        self._parts.clear()
+        self._size = 0
+        order = np.argsort(days, kind="stable")  # a radix sort for 16-bit days
+        return days[order], keys[order], values[order]
+
+    def _spill(self) -> None:
+        days, keys, values = self._take_parts()
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="pulse-usage-")  # noqa: SIM115
+        file = self._file
+        file.seek(0, 2)
+        for start, end in _runs(days):
+            # Key and value of one run side by side: one read per run later.
+            self._segments.setdefault(int(days[start]), []).append((file.tell(), end - start))
+            file.write(keys[start:end].tobytes())
+            file.write(values[start:end].tobytes())
+
+    def day_pieces(self) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
+        """Every day in order, with its (keys, values) in pieces of at most `SPILL_AT`."""
+        if self._file is None:
+            if not self._parts:
+                return
+            days, keys, values = self._take_parts()
+            for start, end in _runs(days):
+                yield int(days[start]), iter([(keys[start:end], values[start:end])])
+            return
+        if self._parts:
+            self._spill()
+        for day in sorted(self._segments):
+            yield day, self._read(self._segments[day])
+
+    def _read(self, segments: list[tuple[int, int]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        assert self._file is not None
+        keys: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        held = 0
+        for position, count in segments:
+            self._file.seek(position)
+            data = self._file.read(16 * count)
+            keys.append(np.frombuffer(data, dtype=np.int64, count=count))
+            values.append(np.frombuffer(data, dtype=np.float64, count=count, offset=8 * count))
+            held += count
+            if held >= SPILL_AT:
+                yield np.concatenate(keys), np.concatenate(values)
+                keys, values, held = [], [], 0
+        if keys:
+            yield np.concatenate(keys), np.concatenate(values)
+
+    def close(self) -> None:
+        self._parts.clear()
+        self._segments.clear()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class Accumulator:
     """Collects one delivery's usage. Callers: the adapters (adding), the import service
-    (counts, `finalize`)."""
+    (counts, `day_cells`, `close`). Use it as a context manager, or call `close()`: it may
+    hold a temporary file of per-person values."""
 
     def __init__(self, roster: Roster) -> None:
         self.roster = roster
@@ -79,8 +159,8 @@ class Accumulator:
         self._sources: dict[str, int] = {}
         self.metrics: list[Metric] = []
         self._metrics: dict[str, int] = {}
-        self._how = np.empty(0, dtype=np.int8)
-        self._states = {SUM: _State(), MAX: _State()}
+        self._how = np.empty(0, dtype=bool)
+        self._store = _DayStore()
         self.days: dict[int, set[int]] = {}
         self._active_sources: set[int] = set()
         self.rows_read = 0
@@ -93,6 +173,21 @@ class Accumulator:
         self.ignored_fields: set[str] = set()
         # Team-level sources: (source, metric, day, team index) -> [total, people, max_single]
         self._team_level: dict[tuple[int, int, int, int], list[float | None]] = {}
+
+    def __enter__(self) -> Accumulator:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop every per-person value held, in memory and in the temporary file."""
+        self._store.close()
 
     # --- codes ---------------------------------------------------------------------------------
 
@@ -115,12 +210,12 @@ class Accumulator:
             code = len(self.metrics)
             self._metrics[name] = code
             self.metrics.append(Metric(name, unit, how))
-            self._how = np.append(self._how, np.int8(how == MAX))
+            self._how = np.append(self._how, how == MAX)
         return code
 
     def count_active_users(self, source: int) -> None:
-        """Derive `active_users` (people with any non-zero value that day) for `source` at the
-        end, from the keys already held, instead of holding one more key per row."""
+        """Derive `active_users` (people with any value that day) for `source` when the day
+        is reduced, instead of holding one more value per row."""
         self._active_sources.add(source)
 
     # --- adding --------------------------------------------------------------------------------
@@ -131,8 +226,8 @@ class Accumulator:
         if isinstance(sources, int):
             self.days[sources].update(np.unique(days).tolist())
             return
-        for packed in np.unique(sources.astype(np.int64) * (_DAY_MASK + 1) + days).tolist():
-            self.days[packed >> _DAY_BITS].add(packed & _DAY_MASK)
+        for packed in np.unique(sources.astype(np.int64) << 16 | days).tolist():
+            self.days[packed >> 16].add(packed & 0xFFFF)
 
     def add(
         self,
@@ -154,17 +249,8 @@ class Accumulator:
             return
         src = np.asarray(sources, dtype=np.int64)
         met = np.asarray(metrics, dtype=np.int64)
-        keys = (
-            (((src << _METRIC_BITS) | met) << _DAY_BITS) | days.astype(np.int64)
-        ) << _PERSON_BITS | persons.astype(np.int64)
-        if isinstance(metrics, int):
-            self._push(MAX if self.metrics[metrics].how == MAX else SUM, keys, values)
-            return
-        is_max = self._how[metrics].astype(bool)
-        if is_max.any():
-            self._push(MAX, keys[is_max], values[is_max])
-        if not is_max.all():
-            self._push(SUM, keys[~is_max], values[~is_max])
+        keys = ((src << _METRIC_BITS) | met) << _PERSON_BITS | persons.astype(np.int64)
+        self._store.add(days, keys, values)
 
     def add_team_level(
         self,
@@ -197,156 +283,127 @@ class Accumulator:
         if value == value and value:  # not NaN, not zero
             self.service_totals[metric] = self.service_totals.get(metric, 0.0) + float(value)
 
-    def _push(self, how: str, keys: np.ndarray, values: np.ndarray) -> None:
-        state = self._states[how]
-        state.pending.append((keys, values.astype(np.float64, copy=False)))
-        state.pending_size += len(keys)
-        if state.pending_size > max(_MERGE_AT, len(state.keys) // 2):
-            self._merge(how)
-
-    def _merge(self, how: str) -> None:
-        """Fold the pending parts into the sorted, duplicate-free state. Sort-based (numpy) rather
-        than a hashed group-by: no hash tables and one copy of the state, so the peak stays
-        close to the state itself."""
-        state = self._states[how]
-        if not state.pending:
-            return
-        keys = np.concatenate([k for k, _ in state.pending])
-        values = np.concatenate([v for _, v in state.pending])
-        state.pending.clear()
-        state.pending_size = 0
-        keys, values = _reduce_sorted(*_sorted(keys, values), how)
-        if len(state.keys):
-            # Update the keys already held in place; insert only the new ones (one copy).
-            at = np.searchsorted(state.keys, keys)
-            held = at < len(state.keys)
-            held[held] = state.keys[at[held]] == keys[held]
-            if how == MAX:
-                state.values[at[held]] = np.maximum(state.values[at[held]], values[held])
-            else:
-                state.values[at[held]] += values[held]
-            fresh = ~held
-            keys = np.insert(state.keys, at[fresh], keys[fresh])
-            values = np.insert(state.values, at[fresh], values[fresh])
-        state.keys, state.values = keys, values
-
     # --- result --------------------------------------------------------------------------------
 
-    def _derive_active_users(self) -> None:
-        if not self._active_sources:
-            return
-        metric = self.metric("active_users", "people", MAX)
-        parts = []
-        for state in self._states.values():
-            keys = state.keys
-            source = keys >> (_PERSON_BITS + _DAY_BITS + _METRIC_BITS)
-            wanted = np.isin(source, list(self._active_sources))
-            day_person = keys[wanted] & ((1 << (_PERSON_BITS + _DAY_BITS)) - 1)
-            parts.append(source[wanted] << (_PERSON_BITS + _DAY_BITS + _METRIC_BITS) | day_person)
-        unique = np.unique(np.concatenate(parts))
-        self._push(MAX, unique | (metric << (_PERSON_BITS + _DAY_BITS)), np.ones(len(unique)))
-        self._merge(MAX)
+    def day_cells(self) -> Iterator[tuple[dt.date, set[str], list[UsageCell]]]:
+        """Every covered day in order: the day, the sources whose export covers it, and its
+        cells for every team level. Per-person values of a day are dropped once its cells are
+        made. Raises `UsageFileError` before yielding anything when team-level rows give a
+        team and one of its ancestors for the same day and metric."""
+        team_level = self._team_level_cells()
+        active = self.metric("active_users", "people", MAX) if self._active_sources else -1
+        covered: dict[int, set[str]] = {}
+        for code, numbers in self.days.items():
+            for number in numbers:
+                covered.setdefault(number, set()).add(self.source_names[code])
+        pieces = self._store.day_pieces()
+        pending = next(pieces, None)
+        for number in sorted(covered):
+            cells: list[UsageCell] = []
+            if pending is not None and pending[0] == number:
+                cells = self._person_cells(number, pending[1], active)
+                pending = next(pieces, None)
+            cells.extend(team_level.pop(number, []))
+            yield day_from_number(number), covered[number], cells
 
-    @property
-    def person_keys(self) -> int:
-        """Distinct (source, metric, day, person) values held (after merging)."""
-        return sum(len(s.keys) + s.pending_size for s in self._states.values())
-
-    def finalize(self) -> list[UsageCell]:
-        """Team x day cells for every team level. Per-person values are dropped afterwards."""
-        for how in (SUM, MAX):
-            self._merge(how)
-        self._derive_active_users()
-        keys = np.concatenate([s.keys for s in self._states.values()])
-        values = np.concatenate([s.values for s in self._states.values()])
-        for state in self._states.values():
-            state.keys = np.empty(0, dtype=np.int64)
-            state.values = np.empty(0, dtype=np.float64)
-        cells: list[UsageCell] = []
-        if len(keys):
-            cells.extend(self._cells(self._roll_up(keys, values)))
-        cells.extend(self._team_level_cells())
-        return cells
-
-    def _roll_up(self, keys: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-        """Sum, distinct-people count and max per (source, metric, day, team subtree).
-
-        First per person's own team (one group-by over the person keys), then up the tree:
-        every person is in exactly one team, so subtrees of different children are disjoint
-        and their counts add up exactly; sums add, maxima take the max."""
-        persons = keys & _PERSON_MASK
-        own = (keys >> _PERSON_BITS << _PERSON_BITS) | self.roster.person_team[persons]
-        own, values = _sorted(own, values)
-        starts = _run_starts(own)
-        own_keys = own[starts]
-        table = pd.DataFrame(
-            {
-                "sum": np.add.reduceat(values, starts),
-                "count": np.diff(np.append(starts, len(own))),
-                "max": np.maximum.reduceat(values, starts),
-            },
-            index=own_keys,
-        )
-        head = own_keys >> _PERSON_BITS << _PERSON_BITS
-        levels = self.roster.ancestors[own_keys & _PERSON_MASK]
-        parts = []
-        for level in range(levels.shape[1]):
-            team = levels[:, level]
-            present = team >= 0
-            part = table[present].copy()
-            part.index = head[present] | team[present]
-            parts.append(part)
-        stacked = pd.concat(parts)
-        grouped = stacked.groupby(level=0, sort=True)
-        return pd.DataFrame(
-            {
-                "sum": grouped["sum"].sum(),
-                "count": grouped["count"].sum(),
-                "max": grouped["max"].max(),
-            }
-        )
-
-    def _cells(self, table: pd.DataFrame) -> list[UsageCell]:
-        keys = table.index.to_numpy(dtype=np.int64)
-        teams = (keys & _PERSON_MASK).tolist()
-        days = ((keys >> _PERSON_BITS) & _DAY_MASK).tolist()
-        metrics = ((keys >> (_PERSON_BITS + _DAY_BITS)) & _METRIC_MASK).tolist()
-        sources = (keys >> (_PERSON_BITS + _DAY_BITS + _METRIC_BITS)).tolist()
-        team_ids = self.roster.team_ids
-        day_cache: dict[int, dt.date] = {}
-        out = []
-        for source, metric, day, team, total, count, top in zip(
-            sources,
-            metrics,
-            days,
-            teams,
-            table["sum"].tolist(),
-            table["count"].tolist(),
-            table["max"].tolist(),
-            strict=True,
-        ):
-            spec = self.metrics[metric]
-            date = day_cache.get(day) or day_cache.setdefault(day, day_from_number(day))
-            out.append(
-                UsageCell(
-                    self.source_names[source],
-                    team_ids[team],
-                    date,
-                    spec.name,
-                    spec.unit,
-                    float(total),
-                    int(count),
-                    float(top),
-                )
+    def _person_cells(
+        self, day: int, pieces: Iterator[tuple[np.ndarray, np.ndarray]], active: int
+    ) -> list[UsageCell]:
+        keys = np.empty(0, dtype=np.int64)
+        values = np.empty(0, dtype=np.float64)
+        for piece_keys, piece_values in pieces:
+            # The day so far, one value per key, plus the next piece: bounded by the day's
+            # distinct (source, metric, person) values plus `SPILL_AT`.
+            keys, values = self._reduce(
+                np.concatenate((keys, piece_keys)), np.concatenate((values, piece_values))
             )
-        return out
+        if self._active_sources and len(keys):
+            # One `active_users` value per person with any value that day, per source: marked
+            # in a bitmap of the roster (no sort, no hash).
+            sources = keys >> (_PERSON_BITS + _METRIC_BITS)
+            persons = keys & _PERSON_MASK
+            people = len(self.roster.person_team)
+            extra = []
+            for source in sorted(self._active_sources):
+                seen = np.zeros(people, dtype=bool)
+                seen[persons[sources == source]] = True
+                head = ((source << _METRIC_BITS) | active) << _PERSON_BITS
+                extra.append(head | np.flatnonzero(seen))
+            keys, values = self._reduce(
+                np.concatenate((keys, *extra)),
+                np.concatenate((values, np.ones(sum(len(e) for e in extra)))),
+            )
+        return self._roll_up(day, keys, values)
 
-    def _team_level_cells(self) -> list[UsageCell]:
+    def _reduce(self, keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One value per key, sorted: summed for additive metrics, max for the others."""
+        order = np.argsort(keys)
+        keys, values = keys[order], values[order]
+        starts = _run_starts(keys)
+        if len(starts) == len(keys):
+            return keys, values
+        keys = keys[starts]
+        reduced = np.add.reduceat(values, starts)
+        is_max = self._how[(keys >> _PERSON_BITS) & _METRIC_MASK]
+        if is_max.any():
+            reduced[is_max] = np.maximum.reduceat(values, starts)[is_max]
+        return keys, reduced
+
+    def _roll_up(self, day: int, keys: np.ndarray, values: np.ndarray) -> list[UsageCell]:
+        """Sum, distinct-people count and max per (source, metric, team) for every team level:
+        each person's value counts in their team and in every ancestor."""
+        if not len(keys):
+            return []
+        roster = self.roster
+        teams = len(roster.team_ids)
+        levels = roster.ancestors[roster.person_team[keys & _PERSON_MASK]]
+        present = levels >= 0
+        # Keys are sorted, so their (source, metric) part is too: number its runs densely and
+        # index cells as run x team (at most one day's metrics x teams of them).
+        starts = _run_starts(keys >> _PERSON_BITS)
+        source_metric = (keys >> _PERSON_BITS)[starts]
+        run = np.zeros(len(keys), dtype=np.int64)
+        run[starts[1:]] = 1
+        run = np.cumsum(run)
+        cell_index = (run[:, None] * teams + levels)[present]
+        cell_values = np.broadcast_to(values[:, None], levels.shape)[present]
+        size = len(starts) * teams
+        count = np.bincount(cell_index, minlength=size)
+        total = np.bincount(cell_index, weights=cell_values, minlength=size)
+        top = np.full(size, -np.inf)
+        np.maximum.at(top, cell_index, cell_values)
+        used = np.flatnonzero(count)
+        source_metric = source_metric[used // teams]
+        count, total, top = count[used], total[used], top[used]
+        date = day_from_number(day)
+        names, metrics, team_ids = self.source_names, self.metrics, roster.team_ids
+        return [
+            UsageCell(
+                names[sm >> _METRIC_BITS],
+                team_ids[team],
+                date,
+                metrics[sm & _METRIC_MASK].name,
+                metrics[sm & _METRIC_MASK].unit,
+                cell_total,
+                cell_count,
+                cell_top,
+            )
+            for sm, team, cell_total, cell_count, cell_top in zip(
+                source_metric.tolist(),
+                (used % teams).tolist(),
+                total.tolist(),
+                count.tolist(),
+                top.tolist(),
+                strict=True,
+            )
+        ]
+
+    def _team_level_cells(self) -> dict[int, list[UsageCell]]:
         """Team-level rows roll up to ancestors: distinct people in disjoint subtrees add up,
         so the sum of `people` is exact as long as a file never gives a team and one of its
         ancestors for the same day and metric (refused here)."""
         if not self._team_level:
-            return []
+            return {}
         given: dict[tuple[int, int, int], set[int]] = {}
         for source, metric, day, team in self._team_level:
             given.setdefault((source, metric, day), set()).add(team)
@@ -377,24 +434,21 @@ class Accumulator:
                 cell[0] = float(cell[0] or 0) + float(total or 0)
                 cell[1] = None if cell[1] is None or people is None else cell[1] + people
                 cell[2] = None if cell[2] is None or top is None else max(cell[2], top)
-        return [
-            UsageCell(
-                self.source_names[source],
-                self.roster.team_ids[team],
-                day_from_number(day),
-                self.metrics[metric].name,
-                self.metrics[metric].unit,
-                float(total or 0),
-                None if people is None else int(people),
-                None if top is None else float(top),
+        by_day: dict[int, list[UsageCell]] = {}
+        for (source, metric, day, team), (total, people, top) in sorted(rolled.items()):
+            by_day.setdefault(day, []).append(
+                UsageCell(
+                    self.source_names[source],
+                    self.roster.team_ids[team],
+                    day_from_number(day),
+                    self.metrics[metric].name,
+                    self.metrics[metric].unit,
+                    float(total or 0),
+                    None if people is None else int(people),
+                    None if top is None else float(top),
+                )
             )
-            for (source, metric, day, team), (total, people, top) in sorted(rolled.items())
-        ]
-
-
-def _sorted(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(keys, kind="stable")
-    return keys[order], values[order]
+        return by_day
 
 
 def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
@@ -403,10 +457,7 @@ def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
 
 
-def _reduce_sorted(keys: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
-    """Combine equal adjacent keys: sum, or max for non-additive metrics."""
-    starts = _run_starts(keys)
-    if len(starts) == len(keys):
-        return keys, values
-    reduce = np.maximum.reduceat if how == MAX else np.add.reduceat
-    return keys[starts], reduce(values, starts)
+def _runs(sorted_values: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of equal values."""
+    starts = _run_starts(sorted_values).tolist()
+    yield from zip(starts, [*starts[1:], len(sorted_values)], strict=True)

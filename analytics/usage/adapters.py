@@ -108,7 +108,7 @@ class GenericCsv(Adapter):
             if identity == "team":
                 self._team_rows(file, acc, chunk, cols, line, ok, sources, day, metrics, values)
                 continue
-            persons, _, _ = resolve_column(acc, "email", chunk[cols["email"]])
+            persons = resolve_column(acc, "email", chunk[cols["email"]])
             matched = ok & (persons >= 0)
             acc.rows_matched += int(matched.sum())
             acc.rows_unmatched += int((ok & (persons < 0)).sum())
@@ -273,7 +273,7 @@ class AmazonQ(Adapter):
             if problems.total:
                 continue
             acc.cover_days(source, day[ok])
-            persons, _, _ = resolve_column(acc, "aws", chunk[cols["user"]])
+            persons = resolve_column(acc, "aws", chunk[cols["user"]])
             matched = ok & (persons >= 0)
             acc.rows_matched += int(matched.sum())
             acc.rows_unmatched += int((ok & (persons < 0)).sum())
@@ -336,7 +336,7 @@ class M365Copilot(Adapter):
             if problems.total:
                 continue
             acc.cover_days(source, refresh[ok])
-            persons, _, _ = resolve_column(acc, "upn", chunk[cols["user"]])
+            persons = resolve_column(acc, "upn", chunk[cols["user"]])
             matched = ok & (persons >= 0)
             acc.rows_matched += int(matched.sum())
             acc.rows_unmatched += int((ok & (persons < 0)).sum())

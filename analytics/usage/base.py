@@ -28,8 +28,8 @@ from analytics.usage.parsing import (
     text_stream,
 )
 
-CSV_CHUNK_ROWS = 100_000
-CSV_CHUNK_CELLS = 1_000_000
+CSV_CHUNK_ROWS = 50_000
+CSV_CHUNK_CELLS = 500_000
 _RECORD_BATCH = 50_000
 EMPTY_IDENTIFIER = "(empty)"
 
@@ -229,24 +229,27 @@ def codes_and_uniques(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
     return codes.astype(np.int64, copy=False), list(uniques)
 
 
-def resolve_column(
-    acc: Accumulator, kind: str, series: pd.Series
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Person index per row (-1 when nobody matches, including empty identifiers), plus the
-    factorised codes and uniques for reporting. Unmatched identifiers are counted."""
-    codes, uniques = codes_and_uniques(series)
-    texts = [str(u).strip() for u in uniques]
-    lut = np.append(acc.roster.resolve_many(kind, texts), -1)  # code -1 (empty) -> -1
+def resolve_column(acc: Accumulator, kind: str, series: pd.Series) -> np.ndarray:
+    """Person index per row (-1 when nobody matches, including empty identifiers), each
+    distinct identifier resolved once. Unmatched identifiers are counted."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = series.cat.codes.to_numpy(dtype=np.int64)
+        uniques: pd.Index | list[Any] = series.cat.categories
+    else:
+        codes, uniques = codes_and_uniques(series)
+    lut = np.append(acc.roster.resolve_many(kind, uniques), -1)  # code -1 (empty) -> -1
     persons = lut[codes]
-    counts = np.bincount(codes + 1, minlength=len(texts) + 1)
     unmatched: Counter[str] = Counter()
-    if counts[0]:
-        unmatched[EMPTY_IDENTIFIER] += int(counts[0])
-    for j in np.flatnonzero(lut[:-1] < 0).tolist():
-        unmatched[texts[j] or EMPTY_IDENTIFIER] += int(counts[j + 1])
+    missing = np.flatnonzero(lut < 0)
+    if len(missing) > 1 or (codes < 0).any():
+        counts = np.bincount(codes + 1, minlength=len(uniques) + 1)
+        if counts[0]:
+            unmatched[EMPTY_IDENTIFIER] += int(counts[0])
+        for j in missing[:-1].tolist():
+            unmatched[str(uniques[j]).strip() or EMPTY_IDENTIFIER] += int(counts[j + 1])
     if unmatched:
         acc.add_unmatched(unmatched)
-    return persons, codes, texts
+    return persons
 
 
 class DayParser:

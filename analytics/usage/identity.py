@@ -16,8 +16,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 
 from surveys.models import Employee, Team
 
@@ -39,6 +41,8 @@ class Roster:
     ancestors: np.ndarray  # team index x level -> team index of the ancestor at that level, -1
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     _cache: dict[tuple[str, str], int] = field(default_factory=dict)
+    _indexes: dict[str, tuple[pd.Index, np.ndarray]] = field(default_factory=dict)
+    _exact: ClassVar[frozenset[str]] = frozenset(("email", "github", "aws", "openai"))
 
     @classmethod
     def load(cls) -> Roster:
@@ -110,7 +114,22 @@ class Roster:
         # Two employees claiming the same free-form id under different aliases: not guessed.
         return found.pop() if len(found) == 1 else -1
 
-    def resolve_many(self, kind: str, identifiers: list[str]) -> np.ndarray:
-        return np.fromiter(
-            (self.resolve(kind, i) for i in identifiers), dtype=np.int64, count=len(identifiers)
-        )
+    def resolve_many(self, kind: str, identifiers: list[str] | pd.Index) -> np.ndarray:
+        """Person indexes (-1: nobody) for many identifiers. For the one-map kinds (all but
+        `upn` and `any`), identifiers already written as the roster stores them (lower case,
+        no spaces: the usual case) are looked up in one hashed pass (pandas, in C); only the
+        others go through `resolve` one by one."""
+        if kind not in self._exact:
+            return np.array([self.resolve(kind, str(i)) for i in identifiers], dtype=np.int64)
+        if kind not in self._indexes:
+            mapping = self.by_kind[kind]
+            self._indexes[kind] = (
+                pd.Index(list(mapping), dtype=object),
+                np.array(list(mapping.values()), dtype=np.int64),
+            )
+        index, persons = self._indexes[kind]
+        at = index.get_indexer(pd.Index(identifiers, dtype=object))
+        found = np.where(at >= 0, persons[at], -1)
+        for i in np.flatnonzero(at < 0).tolist():
+            found[i] = self.resolve(kind, str(identifiers[i]))
+        return found
