@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -15,8 +20,20 @@ from rest_framework.views import APIView
 
 from surveys import selectors, services
 from surveys.forms import MAX_ROSTER_BYTES
-from surveys.models import Employee, RosterImport, Team
+from surveys.models import (
+    Cadence,
+    Employee,
+    Question,
+    RosterImport,
+    Round,
+    SurveyTemplate,
+    Team,
+    Wave,
+)
 from surveys.permissions import HasPulseRole, IsHR
+from surveys.services import config, delivery
+
+T = TypeVar("T")
 
 
 class TeamOutput(serializers.ModelSerializer):
@@ -169,3 +186,262 @@ class RosterImportDetailApi(APIView):
         if record is None:
             raise Http404
         return Response(RosterImportOutput(record).data)
+
+
+# --- Question bank, templates, cadences (HR) ----------------------------------------------------
+
+
+class QuestionOutput(serializers.ModelSerializer):
+    scale = serializers.CharField(source="scale.code")
+    validated = serializers.BooleanField(source="scale.is_validated")
+    source = serializers.CharField(source="scale.source")
+    licence = serializers.CharField(source="scale.licence")
+
+    class Meta:
+        model = Question
+        fields = [
+            "id",
+            "code",
+            "text",
+            "scale",
+            "response_kind",
+            "reverse",
+            "validated",
+            "source",
+            "licence",
+            "created_by_hr",
+        ]
+
+
+class QuestionInput(serializers.Serializer):
+    text = serializers.CharField(max_length=500)
+    response_kind = serializers.ChoiceField(
+        choices=["agreement", "frequency", "zero_ten", "free_text"]
+    )
+
+
+class QuestionListApi(APIView):
+    """The question bank; HR adds their own questions (validated items are never edited)."""
+
+    permission_classes = [IsHR]
+
+    @extend_schema(responses=QuestionOutput(many=True))
+    def get(self, request: Request) -> Response:
+        questions = Question.objects.select_related("scale").order_by("scale__order", "order")
+        return Response(QuestionOutput(questions, many=True).data)
+
+    @extend_schema(request=QuestionInput, responses={201: QuestionOutput})
+    def post(self, request: Request) -> Response:
+        data = QuestionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        question = _validated(lambda: config.question_create(**data.validated_data))
+        return Response(QuestionOutput(question).data, status=status.HTTP_201_CREATED)
+
+
+def _validated(call: Callable[[], T]) -> T:
+    """Run a service call, turning Django's ValidationError into a 400 naming the fields."""
+    try:
+        return call()
+    except DjangoValidationError as exc:
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        raise serializers.ValidationError(detail) from exc
+
+
+class TemplateItemData(serializers.Serializer):
+    question = serializers.IntegerField()
+    wave = serializers.ChoiceField(choices=Wave.values)
+
+
+class TemplateOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    include_comment = serializers.BooleanField()
+    items = TemplateItemData(many=True)
+
+
+class TemplateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(allow_blank=True, required=False, default="")
+    include_comment = serializers.BooleanField(default=True)
+    items = TemplateItemData(many=True)
+
+
+def _template_data(template: SurveyTemplate) -> dict[str, object]:
+    return {
+        "id": template.pk,
+        "name": template.name,
+        "description": template.description,
+        "include_comment": template.include_comment,
+        "items": [
+            {"question": q, "wave": w} for q, w in template.items.values_list("question_id", "wave")
+        ],
+    }
+
+
+class TemplateListApi(APIView):
+    permission_classes = [IsHR]
+
+    @extend_schema(responses=TemplateOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response([_template_data(t) for t in SurveyTemplate.objects.order_by("name")])
+
+    @extend_schema(request=TemplateInput, responses={201: TemplateOutput})
+    def post(self, request: Request) -> Response:
+        data = TemplateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        template = _validated(
+            lambda: config.template_save(
+                name=v["name"],
+                description=v["description"],
+                include_comment=v["include_comment"],
+                waves={item["question"]: item["wave"] for item in v["items"]},
+            )
+        )
+        return Response(_template_data(template), status=status.HTTP_201_CREATED)
+
+
+class CadenceData(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=200)
+    template = serializers.IntegerField()
+    audience = serializers.ListField(child=serializers.CharField(), help_text="Team paths.")
+    excluded = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    frequency = serializers.ChoiceField(choices=Cadence.Frequency.values, default="weeks")
+    interval_weeks = serializers.IntegerField(default=2)
+    weekday = serializers.IntegerField(default=0)
+    local_time = serializers.TimeField(default="09:00")
+    start_date = serializers.DateField()
+    window_days = serializers.IntegerField(default=5)
+    reminder_offsets = serializers.ListField(child=serializers.IntegerField(), default=[2, 4])
+    is_active = serializers.BooleanField(default=True)
+
+
+def _cadence_data(cadence: Cadence) -> dict[str, object]:
+    return {
+        "id": cadence.pk,
+        "name": cadence.name,
+        "template": cadence.template_id,
+        "audience": list(cadence.audience.values_list("path", flat=True)),
+        "excluded": list(cadence.excluded.values_list("path", flat=True)),
+        "frequency": cadence.frequency,
+        "interval_weeks": cadence.interval_weeks,
+        "weekday": cadence.weekday,
+        "local_time": cadence.local_time,
+        "start_date": cadence.start_date,
+        "window_days": cadence.window_days,
+        "reminder_offsets": cadence.reminder_offsets,
+        "is_active": cadence.is_active,
+    }
+
+
+def _cadence_save(data: dict[str, object], cadence: Cadence | None) -> Cadence:
+    template = SurveyTemplate.objects.filter(pk=data["template"]).first()
+    if template is None:
+        raise serializers.ValidationError({"template": f"No template with id {data['template']}."})
+    teams: dict[str, list[Team]] = {}
+    for field in ("audience", "excluded"):
+        paths = list(data[field])  # type: ignore[call-overload]
+        found = {t.path: t for t in Team.objects.filter(path__in=paths)}
+        missing = [p for p in paths if p not in found]
+        if missing:
+            raise serializers.ValidationError(
+                {field: f"Unknown team path(s): {', '.join(missing)}"}
+            )
+        teams[field] = list(found.values())
+    fields = {k: v for k, v in data.items() if k not in ("template", "audience", "excluded", "id")}
+    return _validated(
+        lambda: config.cadence_save(
+            cadence=cadence,
+            template=template,
+            audience=teams["audience"],
+            excluded=teams["excluded"],
+            **fields,
+        )
+    )
+
+
+class CadenceListApi(APIView):
+    """Cadences: audience (team subtrees, exclusions), schedule in local time, window,
+    reminders. Changes apply at the next beat tick."""
+
+    permission_classes = [IsHR]
+
+    @extend_schema(responses=CadenceData(many=True))
+    def get(self, request: Request) -> Response:
+        return Response([_cadence_data(c) for c in Cadence.objects.order_by("name")])
+
+    @extend_schema(request=CadenceData, responses={201: CadenceData})
+    def post(self, request: Request) -> Response:
+        data = CadenceData(data=request.data)
+        data.is_valid(raise_exception=True)
+        cadence = _cadence_save(dict(data.validated_data), None)
+        return Response(_cadence_data(cadence), status=status.HTTP_201_CREATED)
+
+
+class CadenceDetailApi(APIView):
+    permission_classes = [IsHR]
+
+    @extend_schema(responses=CadenceData)
+    def get(self, request: Request, cadence_id: int) -> Response:
+        cadence = Cadence.objects.filter(pk=cadence_id).first()
+        if cadence is None:
+            raise Http404
+        return Response(_cadence_data(cadence))
+
+    @extend_schema(request=CadenceData, responses=CadenceData)
+    def put(self, request: Request, cadence_id: int) -> Response:
+        cadence = Cadence.objects.filter(pk=cadence_id).first()
+        if cadence is None:
+            raise Http404
+        data = CadenceData(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(_cadence_data(_cadence_save(dict(data.validated_data), cadence)))
+
+
+class RoundOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    scheduled_for = serializers.DateField()
+    opens_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+    wave = serializers.CharField()
+
+
+class CadenceSendNowApi(APIView):
+    """'Send now': open today's round of the cadence and send every invitation at once.
+    Idempotent per day (200 with the existing round the second time)."""
+
+    permission_classes = [IsHR]
+
+    @extend_schema(request=None, responses={201: RoundOutput, 200: RoundOutput})
+    def post(self, request: Request, cadence_id: int) -> Response:
+        cadence = Cadence.objects.filter(pk=cadence_id).first()
+        if cadence is None:
+            raise Http404
+        round_, created = delivery.round_open(
+            cadence=cadence, day=timezone.localdate(), send_now=True
+        )
+        return Response(
+            RoundOutput(round_).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class RoundCloseApi(APIView):
+    """'Close now' (HR). Idempotent: closing a closed round changes nothing (200)."""
+
+    permission_classes = [IsHR]
+
+    @extend_schema(request=None, responses=RoundOutput)
+    def post(self, request: Request, round_id: int) -> Response:
+        round_ = Round.objects.filter(pk=round_id).first()
+        if round_ is None:
+            raise Http404
+        delivery.round_close(round_id=round_.pk)
+        round_.refresh_from_db()
+        return Response(RoundOutput(round_).data)
