@@ -368,3 +368,173 @@ def release_participation(*, invitees: int, responded: int) -> tuple[int | None,
 
 ORGANISATION_WIDE = object()
 """Viewer for trusted server-side callers that act for HR (the `export_results` command)."""
+
+
+# --- Hotspots: released inputs of the join, and its scoped outputs -----------------------------
+#
+# The hotspot service (`analytics.hotspots`) joins two released sides per team: the construct
+# cells of a round's publication and the usage of the round's period. Both are read here, so
+# that a team hidden on either side has no number to give; the assessments and hotspots it
+# stores are then shown through the scoped readers below.
+
+CONSTRUCT_CODES: dict[str, str] = {
+    "API": "ai_pressure",
+    "WHO5": "who5",
+    "CBI_WORK": "cbi",
+    "AAV": "autonomy",
+}
+"""Publication measure code -> hotspot construct (`analytics.hotspot_stats.Construct`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedConstruct:
+    """A shown construct cell: mean, the SD of individual scores (recovered from the published
+    95% t-interval: ``sd = half_width * sqrt(n) / t(0.975, n - 1)``), and n (>= k)."""
+
+    mean: float
+    sd: float
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedTeamSurvey:
+    team_id: int | None
+    team_path: str
+    respondents: int | None
+    constructs: dict[str, ReleasedConstruct]
+
+
+def _construct_from(entry: dict[str, object], k: int) -> ReleasedConstruct | None:
+    from scipy import stats
+
+    if not entry.get("shown") or entry.get("score") is None:
+        return None
+    n = int(entry.get("n") or 0)  # type: ignore[call-overload]
+    low, high = entry.get("ci_low"), entry.get("ci_high")
+    if n < k or low is None or high is None:
+        return None
+    half = (float(high) - float(low)) / 2  # type: ignore[arg-type]
+    sd = half * n**0.5 / float(stats.t.ppf(0.975, n - 1))
+    mean = min(100.0, max(0.0, float(entry["score"])))  # type: ignore[arg-type]
+    return ReleasedConstruct(mean=mean, sd=max(0.0, sd), n=n)
+
+
+def release_team_surveys(*, publication: Publication) -> list[ReleasedTeamSurvey]:
+    """Every whole-group cell of a publication (organisation first, then every team at every
+    level) with its shown respondents count and shown construct cells only; hidden, banded or
+    empty figures are absent. For server-side computation acting for HR (the hotspot service);
+    pages read the stored results through `release_assessments` / `release_hotspots`."""
+    k = publication.k
+    out = []
+    cells = publication.cells.filter(breakdown="all").order_by("team_path")
+    for team_id, path, figures in cells.values_list("team_id", "team_path", "figures"):
+        count = figures.get("respondents", {})
+        respondents = count.get("n") if count.get("shown") else None
+        constructs = {}
+        for code, construct in CONSTRUCT_CODES.items():
+            released = _construct_from(figures.get(code, {}), k)
+            if released is not None:
+                constructs[construct] = released
+        out.append(ReleasedTeamSurvey(team_id, path, respondents, constructs))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedUsagePeriod:
+    """A team's usage of one measure (one metric per source) over a period. When released:
+    `total`, `contributors` (lower bound of distinct people: the largest daily count),
+    `person_days` (sum of daily contributors), `top_share` (upper bound of one person's share)
+    and `daily` (per-day usage per contributing person). When hidden: only the reason."""
+
+    team_id: int
+    hidden_reason: str
+    total: float = 0.0
+    contributors: int = 0
+    person_days: int = 0
+    top_share: float | None = None
+    daily: tuple[float, ...] = ()
+
+    @property
+    def shown(self) -> bool:
+        return not self.hidden_reason
+
+    @property
+    def intensity(self) -> float | None:
+        """Units per contributing person per day (per active person-day)."""
+        if not self.shown or self.person_days <= 0:
+            return None
+        return self.total / self.person_days
+
+
+def usage_release_period(
+    *, start: dt.date, end: dt.date, metric_by_source: dict[str, str]
+) -> dict[int, ReleasedUsagePeriod]:
+    """Every team's usage between `start` and `end` (UTC days, inclusive) of the metric chosen
+    for each source, summed over sources, released or hidden by rule 11 with the same bounds as
+    `usage_release_for_team` (taken over every source-day: distinct people >= the largest daily
+    count; one person's total <= the sum of daily maxima). A team with no usage has no entry.
+    One query for the whole organisation; for server-side computation acting for HR."""
+    if not metric_by_source:
+        return {}
+    which = Q()
+    for source, metric in metric_by_source.items():
+        which |= Q(source=source, metric=metric)
+    rows = (
+        TeamDayUsage.objects.filter(which, day__gte=start, day__lte=end)
+        .values_list("team_id", "day", "total", "contributors", "max_single")
+        .order_by("team_id", "day")
+    )
+    per_team: dict[int, dict[dt.date, list[float]]] = {}
+    unknown: set[int] = set()
+    for team_id, day, total, contributors, max_single in rows.iterator(chunk_size=10_000):
+        if contributors is None or max_single is None:
+            unknown.add(team_id)
+            continue
+        entry = per_team.setdefault(team_id, {}).setdefault(day, [0.0, 0, 0, 0.0])
+        entry[0] += total
+        entry[1] += contributors
+        entry[2] = max(entry[2], contributors)
+        entry[3] += max_single
+    out: dict[int, ReleasedUsagePeriod] = {}
+    for team_id in unknown:
+        out[team_id] = ReleasedUsagePeriod(team_id, USAGE_HIDDEN_NO_BREAKDOWN)
+    for team_id, days in per_team.items():
+        if team_id in unknown:
+            continue
+        total = sum(d[0] for d in days.values())
+        lower = int(max(d[2] for d in days.values()))
+        upper = sum(d[3] for d in days.values())
+        reason = usage_release_decision(
+            total=total, contributors_lower_bound=lower, max_single_upper_bound=upper
+        )
+        if reason:
+            out[team_id] = ReleasedUsagePeriod(team_id, reason)
+            continue
+        out[team_id] = ReleasedUsagePeriod(
+            team_id,
+            "",
+            total=total,
+            contributors=lower,
+            person_days=int(sum(d[1] for d in days.values())),
+            top_share=upper / total,
+            daily=tuple(d[0] / d[1] for _, d in sorted(days.items()) if d[1] > 0),
+        )
+    return out
+
+
+def release_assessments(*, run: object, user: object) -> list[object]:
+    """A hotspot run's assessments (teams released on both sides) that `user` may see: HR all,
+    a leader their subtrees, in path order."""
+    roots = _visible_paths(user)
+    rows = run.assessments.order_by("team_path")  # type: ignore[attr-defined]
+    return [a for a in rows if _within(a.team_path, roots)]
+
+
+def release_hotspots(*, user: object, queryset: object) -> list[object]:
+    """The hotspots of `queryset` whose team `user` may see (HR all, leaders their subtrees)."""
+    roots = _visible_paths(user)
+    return [h for h in queryset if _within(h.team.path, roots)]  # type: ignore[attr-defined]
+
+
+def user_may_see_team_path(*, user: object, path: str) -> bool:
+    return _within(path, _visible_paths(user))

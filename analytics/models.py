@@ -216,3 +216,141 @@ class PublishedComment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment {self.position} of publication {self.publication_id}"
+
+
+# --- Hotspots: where heavy AI usage meets high pressure and low well-being ---------------------
+
+
+class HotspotRun(models.Model):
+    """One closed round's hotspot computation (`analytics.hotspots.hotspots_compute`): the
+    usage period it joined, the organisation's reference figures, the organisation-wide
+    correlations, and why nothing could be assessed, if so. Replaced as a whole, together with
+    its assessments, when the round is computed again."""
+
+    round = models.OneToOneField(
+        "surveys.Round", on_delete=models.CASCADE, related_name="hotspot_run"
+    )
+    computed_at = models.DateTimeField()
+    period_start = models.DateField()
+    period_end = models.DateField()
+    metric = models.CharField(max_length=40, blank=True, help_text="tokens, requests, ...")
+    organisation = models.JSONField(
+        default=dict, help_text="Released organisation means and the median intensity."
+    )
+    correlations = models.JSONField(default=list)
+    n_tested = models.PositiveIntegerField(default=0)
+    n_excluded = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"Hotspot run of round {self.round_id}"
+
+
+class HotspotAssessment(models.Model):
+    """One team (any level) of one run, released on both sides: the figures the quadrant, the
+    timeline and the exports show. Teams hidden on either side have no row (rule 1, 11)."""
+
+    class Status(models.TextChoices):
+        HOTSPOT = "hotspot", "Hotspot"
+        CONTAINS = "contains_hotspot", "Contains a hotspot"
+        CLEAR = "clear", "Clear"
+
+    run = models.ForeignKey(HotspotRun, on_delete=models.CASCADE, related_name="assessments")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    team_path = models.CharField(max_length=1000)
+    depth = models.PositiveSmallIntegerField(default=0)
+    respondents = models.PositiveIntegerField()
+    contributors = models.PositiveIntegerField()
+    intensity = models.FloatField(help_text="Metric units per contributing person per day.")
+    intensity_ratio = models.FloatField()
+    active_share = models.FloatField(null=True)
+    change = models.FloatField(null=True)
+    top_share = models.FloatField(null=True)
+    pressure = models.FloatField()
+    who5 = models.FloatField(null=True)
+    cbi = models.FloatField(null=True)
+    autonomy = models.FloatField(null=True)
+    q_value = models.FloatField()
+    status = models.CharField(max_length=20, choices=Status.choices)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "team"], name="hotspot_assessment_unique"),
+        ]
+        # The timeline's read: one team across runs.
+        indexes = [models.Index(fields=["team", "run"], name="hotspot_assessment_team")]
+
+    def __str__(self) -> str:
+        return f"{self.team_path}: {self.status}"
+
+
+class Hotspot(models.Model):
+    """A team found to be a hotspot, and what HR and its leaders did about it.
+
+    One row per episode: a team flagged again in a later round while its hotspot is not
+    resolved continues the same row (`last_round` moves on, reason and figures follow the
+    latest round); after it is resolved, a new detection opens a new row (and a new alert).
+    `alerted_at` is set by the conditional UPDATE that sends the HR email, so it is sent once."""
+
+    class State(models.TextChoices):
+        NEW = "new", "New"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        ACTION_PLANNED = "action_planned", "Action planned"
+        FOLLOW_UP_SENT = "follow_up_sent", "Follow-up sent"
+        RESOLVED = "resolved", "Resolved"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="hotspots")
+    first_round = models.ForeignKey(
+        "surveys.Round", on_delete=models.CASCADE, related_name="hotspots_found"
+    )
+    last_round = models.ForeignKey(
+        "surveys.Round", on_delete=models.CASCADE, related_name="hotspots_seen"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.NEW)
+    reason = models.CharField(max_length=500)
+    figures = models.JSONField(default=dict)
+    detected_at = models.DateTimeField()
+    state_changed_at = models.DateTimeField()
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    follow_up_round = models.ForeignKey(
+        "surveys.Round",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_up_of",
+    )
+
+    class Meta:
+        ordering = ["-detected_at", "team__path"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "first_round"], name="hotspot_unique_per_team_round"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hotspot {self.team.path} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != self.State.RESOLVED
+
+
+class HotspotNote(models.Model):
+    """A note on a hotspot, optionally recording a change of state (the action loop's log)."""
+
+    hotspot = models.ForeignKey(Hotspot, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    text = models.TextField(blank=True)
+    state_from = models.CharField(max_length=20, blank=True)
+    state_to = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Note on hotspot {self.hotspot_id}"

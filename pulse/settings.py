@@ -201,7 +201,10 @@ if PULSE_MIN_GROUP_SIZE < 5:
 # Shown with the support resources at the end of every pulse (e.g. your EAP's phone number).
 PULSE_SUPPORT_TEXT: str = env.str("PULSE_SUPPORT_TEXT", default="")
 # Work run (by the worker) after a round closes, in order.
-PULSE_AFTER_CLOSE_HOOKS: list[str] = ["analytics.publication.round_results_publish"]
+PULSE_AFTER_CLOSE_HOOKS: list[str] = [
+    "analytics.publication.round_results_publish",
+    "analytics.hotspots.round_hotspots_after_close",
+]
 # Invitations per fan-out task.
 PULSE_FANOUT_CHUNK: int = env.int("PULSE_FANOUT_CHUNK", default=500)
 

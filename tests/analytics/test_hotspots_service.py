@@ -1,0 +1,293 @@
+"""The hotspot service on generated organisations, through the real tables: rosters imported,
+rounds answered with `response_submit` and closed, publications computed by the after-close
+hook, usage imported from generated exports. The statistics themselves are tested at the pure
+level (tests/analytics/test_hotspot_stats.py, many seeds); these prove the join feeds them
+released values only, that storage is idempotent and keeps HR's work, that each alert goes out
+once and that the follow-up pulse reaches the team's audience only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from django.conf import settings
+from django.core import mail
+
+from analytics import hotspots
+from analytics.demo import (
+    HOT,
+    NORMAL,
+    TeamProfile,
+    round_answered,
+    usage_exports,
+    usage_import_generated,
+)
+from analytics.models import Hotspot, HotspotAssessment, HotspotNote, HotspotRun
+from analytics.tasks import send_hotspot_alert
+from surveys.models import Employee, Invitation, Role, Round, SurveyTemplate, Team
+from surveys.services import staff_user_create
+from surveys.services.config import cadence_save
+from tests.support.rounds import build_org
+
+DAY0 = dt.date(2026, 3, 2)  # a Monday
+DEPARTMENTS = ("Eng", "Ops", "Biz")
+
+
+def _world(
+    *,
+    seed: int,
+    hot: tuple[str, ...] = (),
+    extra_teams: dict[str, int] | None = None,
+    extra_profiles: dict[str, TeamProfile] | None = None,
+    rounds: int = 1,
+    size: int = 10,
+) -> tuple[list[Round], dict[str, TeamProfile]]:
+    """3 departments x 4 teams of `size`, plus `extra_teams`; the `hot` teams planted; usage
+    imported (generic CSV + Claude Code JSON) for the whole span; `rounds` fortnightly rounds
+    answered, closed and published (the after-close hooks run, hotspots included)."""
+    teams = {f"{d}/T{i}": size for d in DEPARTMENTS for i in range(1, 5)}
+    teams.update(extra_teams or {})
+    build_org(teams)
+    rng = random.Random(seed)
+    # Ordinary teams differ a little from each other, as real ones do.
+    profiles = {
+        path: TeamProfile(
+            pressure=NORMAL.pressure + rng.uniform(-6, 6),
+            wellbeing=NORMAL.wellbeing + rng.uniform(-6, 6),
+            intensity=NORMAL.intensity * rng.uniform(0.7, 1.4),
+        )
+        for path in teams
+    }
+    profiles.update(dict.fromkeys(hot, HOT))
+    profiles.update(extra_profiles or {})
+    last = DAY0 + dt.timedelta(weeks=2 * (rounds - 1))
+    files = usage_exports(
+        employees=list(Employee.objects.select_related("team")),
+        profiles=profiles,
+        start=DAY0 - dt.timedelta(days=45),
+        end=last + dt.timedelta(days=7),
+        seed=seed,
+        formats=("generic", "claude-code"),
+    )
+    usage_import_generated(files)
+    cadence = cadence_save(
+        name=f"Pulse {seed}",
+        template=SurveyTemplate.objects.get(name="AI pressure & well-being pulse"),
+        audience=list(Team.objects.filter(depth=0)),
+        start_date=DAY0,
+    )
+    done = [
+        round_answered(
+            cadence=cadence, day=DAY0 + dt.timedelta(weeks=2 * i), profiles=profiles, seed=seed
+        )
+        for i in range(rounds)
+    ]
+    return done, profiles
+
+
+def _flagged(round_: Round) -> set[str]:
+    return set(
+        HotspotAssessment.objects.filter(
+            run__round=round_, status=HotspotAssessment.Status.HOTSPOT
+        ).values_list("team_path", flat=True)
+    )
+
+
+def test_the_hook_runs_after_the_publication() -> None:
+    hooks = settings.PULSE_AFTER_CLOSE_HOOKS
+    assert hooks.index("analytics.hotspots.round_hotspots_after_close") > hooks.index(
+        "analytics.publication.round_results_publish"
+    )
+
+
+def test_it_finds_planted_hotspots_and_nothing_else(db: None) -> None:
+    """Over several generated organisations, each with two planted teams: recall and precision
+    >= 0.9 (a flag on a department that contains a planted team counts as correct)."""
+    found = planted_assessed = correct = flagged_total = 0
+    for seed in range(4):
+        rng = random.Random(100 + seed)
+        hot = tuple(rng.sample([f"{d}/T{i}" for d in DEPARTMENTS for i in range(1, 5)], 2))
+        [round_], _ = _world(seed=100 + seed, hot=hot)
+        assessed = set(
+            HotspotAssessment.objects.filter(run__round=round_).values_list("team_path", flat=True)
+        )
+        flagged = _flagged(round_)
+        planted_assessed += len(set(hot) & assessed)
+        found += len(set(hot) & flagged)
+        flagged_total += len(flagged)
+        correct += sum(1 for f in flagged if any(h == f or h.startswith(f + "/") for h in hot))
+        # The Hotspot rows are the flagged assessments, with their reasons in words and numbers.
+        hotspot_rows = Hotspot.objects.filter(first_round=round_)
+        assert {h.team.path for h in hotspot_rows} == flagged
+        for h in hotspot_rows:
+            assert "x the organisation median; AI Pressure" in h.reason
+            assert h.figures["respondents"] >= 5 and h.figures["contributors"] >= 5
+        _reset()
+    assert planted_assessed >= 6
+    assert found / planted_assessed >= 0.9
+    assert correct / flagged_total >= 0.9
+
+
+def _reset() -> None:
+    """Empty the organisation between generated worlds inside one test."""
+    from analytics.models import Publication, TeamDayUsage, UsageImport
+    from surveys.models import Answer, Cadence, Comment, Response
+
+    Hotspot.objects.all().delete()
+    HotspotRun.objects.all().delete()
+    Publication.objects.all().delete()
+    Answer.objects.all().delete()
+    Comment.objects.all().delete()
+    Response.objects.all().delete()
+    Invitation.objects.all().delete()
+    Round.objects.all().delete()
+    Cadence.objects.all().delete()
+    TeamDayUsage.objects.all().delete()
+    UsageImport.objects.all().delete()
+    Employee.objects.all().delete()
+    for depth in sorted(set(Team.objects.values_list("depth", flat=True)), reverse=True):
+        Team.objects.filter(depth=depth).delete()
+
+
+def test_an_organisation_without_planted_effect_flags_no_team(db: None) -> None:
+    flagged_orgs = 0
+    for seed in range(4):
+        [round_], _ = _world(seed=200 + seed)
+        run = HotspotRun.objects.get(round=round_)
+        assert run.n_tested >= 8
+        flagged_orgs += bool(_flagged(round_))
+        _reset()
+    assert flagged_orgs == 0
+
+
+def test_a_team_below_k_on_either_side_never_appears(db: None) -> None:
+    """Eng/Tiny (3 people) answers like a hotspot; Ops/FewUsers answers like one but only 3 of
+    its members use AI; Biz/OneHeavy has one person with nearly all of the usage. None of them
+    may be assessed, flagged, alerted or counted; Company (the head alone) neither."""
+    [round_], _ = _world(
+        seed=7,
+        hot=("Eng/T1",),
+        extra_teams={"Eng/Tiny": 3, "Ops/FewUsers": 10, "Biz/OneHeavy": 10},
+        extra_profiles={
+            "Eng/Tiny": HOT,
+            "Ops/FewUsers": TeamProfile(pressure=80, wellbeing=28, intensity=95_000, users=3),
+            "Biz/OneHeavy": TeamProfile(pressure=80, wellbeing=28, intensity=95_000, users=1),
+        },
+    )
+    run = HotspotRun.objects.get(round=round_)
+    paths = set(run.assessments.values_list("team_path", flat=True))
+    hidden = {"Eng/Tiny", "Ops/FewUsers", "Biz/OneHeavy", "Company"}
+    assert not paths & hidden
+    assert not Hotspot.objects.filter(team__path__in=hidden).exists()
+    assert run.n_excluded >= 3
+    # Everything stored names only teams released on both sides.
+    for a in run.assessments.all():
+        assert a.respondents >= 5 and a.contributors >= 5
+    for correlation in run.correlations:
+        assert correlation["n_teams"] <= len(paths)
+    assert "Eng/T1" in _flagged(round_)
+
+
+@pytest.fixture
+def alerted_hr(db: None):  # type: ignore[no-untyped-def]
+    return staff_user_create(
+        username="hr-alerts", password="x-long-password-1", kind=Role.Kind.HR, email="hr@org.test"
+    )
+
+
+def test_recomputing_keeps_states_and_notes(alerted_hr, django_capture_on_commit_callbacks) -> None:
+    [round_], _ = _world(seed=11, hot=("Ops/T2",))
+    hotspot = Hotspot.objects.get(team__path="Ops/T2")
+    hotspots.hotspot_update(
+        hotspot=hotspot, user=alerted_hr, state=Hotspot.State.ACKNOWLEDGED, text="Talked to lead"
+    )
+    first_run = HotspotRun.objects.get(round=round_).pk
+    with django_capture_on_commit_callbacks(execute=False):
+        hotspots.hotspots_compute(round_id=round_.pk)
+    again = Hotspot.objects.get(team__path="Ops/T2")
+    assert again.pk == hotspot.pk
+    assert again.state == Hotspot.State.ACKNOWLEDGED
+    assert list(again.notes.values_list("text", flat=True)) == ["Talked to lead"]
+    assert HotspotRun.objects.filter(round=round_).count() == 1
+    assert HotspotRun.objects.get(round=round_).pk != first_run
+    assert Hotspot.objects.count() == len(_flagged(round_))
+
+
+def test_the_alert_email_is_sent_once_even_if_the_task_runs_twice(
+    alerted_hr, django_capture_on_commit_callbacks
+) -> None:
+    [round_], _ = _world(seed=12, hot=("Biz/T4",))
+    Hotspot.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        hotspots.hotspots_compute(round_id=round_.pk)
+    hotspot = Hotspot.objects.get(team__path="Biz/T4")
+    assert len(callbacks) == Hotspot.objects.count() >= 1
+    mail.outbox.clear()
+    assert send_hotspot_alert(hotspot.pk) is True
+    assert send_hotspot_alert(hotspot.pk) is False
+    sent = [m for m in mail.outbox if "Biz/T4" in m.subject]
+    assert len(sent) == 1
+    assert sent[0].to == ["hr@org.test"]
+    assert "AI Pressure" in sent[0].body and f"/results/hotspots/{hotspot.pk}/" in sent[0].body
+    # A recomputation does not enqueue an alert that went out already.
+    with django_capture_on_commit_callbacks(execute=False) as again:
+        hotspots.hotspots_compute(round_id=round_.pk)
+    assert Hotspot.objects.get(pk=hotspot.pk).alerted_at is not None
+    assert len(again) == Hotspot.objects.filter(alerted_at__isnull=True).count()
+
+
+def test_an_unresolved_hotspot_continues_into_the_next_round(db: None) -> None:
+    rounds, _ = _world(seed=13, hot=("Eng/T3",), rounds=2)
+    hotspot = Hotspot.objects.get(team__path="Eng/T3")
+    assert hotspot.first_round == rounds[0]
+    assert hotspot.last_round == rounds[1]
+    assert Hotspot.objects.filter(team__path="Eng/T3").count() == 1
+    lagged = [c for c in HotspotRun.objects.get(round=rounds[1]).correlations if c["lag"] == 1]
+    assert any(c["n_teams"] >= 5 and c["r"] is not None for c in lagged)
+
+
+def test_the_follow_up_pulse_invites_the_team_audience_only(
+    alerted_hr, django_capture_on_commit_callbacks, inline_tasks
+) -> None:
+    _world(seed=14, hot=("Ops/T3",))
+    hotspot = Hotspot.objects.get(team__path="Ops/T3")
+    mail.outbox.clear()
+    follow_up = hotspots.hotspot_follow_up_open(hotspot=hotspot, user=alerted_hr)
+    assert follow_up.cadence is None and follow_up.status == Round.Status.OPEN
+    scales = set(follow_up.questions.values_list("scale__code", flat=True))
+    assert scales == {"WHO5", "AUP", "PAU", "AWI"}
+    assert follow_up.questions.count() == 12
+    invited = set(Invitation.objects.filter(round=follow_up).values_list("employee__team__path"))
+    assert invited == {("Ops/T3",)}
+    assert Invitation.objects.filter(round=follow_up).count() == 10
+    assert len(mail.outbox) == 10
+    hotspot.refresh_from_db()
+    assert hotspot.state == Hotspot.State.FOLLOW_UP_SENT
+    assert hotspot.follow_up_round == follow_up
+    assert hotspot.notes.filter(state_to=Hotspot.State.FOLLOW_UP_SENT).count() == 1
+    # Asking again returns the same round and invites nobody twice.
+    assert hotspots.hotspot_follow_up_open(hotspot=hotspot, user=alerted_hr) == follow_up
+    assert Round.objects.filter(cadence__isnull=True).count() == 1
+    assert len(mail.outbox) == 10
+    # A closed follow-up is published but not assessed against the organisation.
+    from surveys.services.delivery import round_after_close, round_close
+
+    round_close(round_id=follow_up.pk)
+    round_after_close(round_id=follow_up.pk)
+    assert not HotspotRun.objects.filter(round=follow_up).exists()
+
+
+def test_a_state_change_needs_a_known_state_and_a_fresh_view(alerted_hr) -> None:
+    _world(seed=15, hot=("Biz/T1",))
+    hotspot = Hotspot.objects.get(team__path="Biz/T1")
+    with pytest.raises(hotspots.HotspotError):
+        hotspots.hotspot_update(hotspot=hotspot, user=alerted_hr, state="forgotten")
+    with pytest.raises(hotspots.HotspotError):
+        hotspots.hotspot_update(hotspot=hotspot, user=alerted_hr)
+    stale = Hotspot.objects.get(pk=hotspot.pk)
+    hotspots.hotspot_update(hotspot=hotspot, user=alerted_hr, state=Hotspot.State.RESOLVED)
+    with pytest.raises(hotspots.HotspotError):
+        hotspots.hotspot_update(hotspot=stale, user=alerted_hr, state=Hotspot.State.ACKNOWLEDGED)
+    assert Hotspot.objects.get(pk=hotspot.pk).state == Hotspot.State.RESOLVED
+    assert HotspotNote.objects.filter(hotspot=hotspot).count() == 1
