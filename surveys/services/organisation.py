@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import gc
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -299,6 +300,43 @@ def _write_orm(plan: _RosterPlan, now: dt.datetime) -> None:
     Employee.objects.bulk_update(managed, ["manager_id"], batch_size=500)
 
 
+BULK_LOAD_MIN_ROWS = 5000
+
+
+@contextmanager
+def _bulk_load(cursor: Any, table: str) -> Iterator[None]:
+    """Load a (nearly) empty employee table the way pg_restore does: drop its secondary
+    indexes and its unique and foreign-key constraints, let the caller COPY, then rebuild each
+    index in one pass and re-add each constraint, which validates every row at once. All of it
+    inside the import's transaction, so a failure (a duplicate, a dangling manager) rolls the
+    whole import back and leaves the schema as it was. Holds an exclusive lock on the table
+    until commit: used only for first imports, when there is nothing to read yet."""
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending trigger events may remain
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC, conname",
+        [table],
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+        "AND tablename = %s AND indexname NOT IN "
+        "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+        [table, table],
+    )
+    indexes = cursor.fetchall()
+    quote = connection.ops.quote_name
+    for name, _, _ in constraints:
+        cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {quote(name)}")
+    yield
+    for _, definition in indexes:
+        cursor.execute(definition)
+    for name, definition, _ in constraints:  # unique first, then foreign keys
+        cursor.execute(f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}")
+
+
 def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
     """Write a plan with PostgreSQL's COPY: newcomers straight into the table, with ids taken
     from its sequence beforehand so that every manager is known in one pass; changed employees
@@ -345,7 +383,15 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
                 f"COPY {table} (id, {column('email')}, {', '.join(written)}, "
                 f"{column('created_at')}, {column('updated_at')}) FROM STDIN"
             )
-            with cursor.copy(copy_sql) as copy:
+            bulk = (
+                len(plan.new) >= BULK_LOAD_MIN_ROWS
+                and not plan.changed
+                and not Employee.objects.exists()
+            )
+            with (
+                _bulk_load(cursor, meta.db_table) if bulk else nullcontext(),
+                cursor.copy(copy_sql) as copy,
+            ):
                 for email, values, manager in plan.new:
                     copy.write_row(
                         (ids[email], email, ids[manager] if manager else None, *values, now, now)

@@ -166,3 +166,60 @@ def test_the_copy_writer_is_the_one_used_on_postgresql(db: None, monkeypatch) ->
     monkeypatch.setattr(services, "_write_orm", refuse)
     roster_import(data=ORG_CSV)
     assert Employee.objects.count() == 7
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL bulk load only")
+def test_a_first_bulk_import_rebuilds_every_index_and_constraint(db: None, monkeypatch) -> None:
+    from surveys.services import organisation
+
+    def schema() -> tuple[list, list]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'surveys_employee'::regclass ORDER BY conname"
+            )
+            constraints = cursor.fetchall()
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes "
+                "WHERE tablename = 'surveys_employee' ORDER BY indexname"
+            )
+            return constraints, cursor.fetchall()
+
+    before = schema()
+    monkeypatch.setattr(organisation, "BULK_LOAD_MIN_ROWS", 3)
+    used = []
+    original = organisation._bulk_load
+
+    def spy(cursor, table):  # type: ignore[no-untyped-def]
+        used.append(table)
+        return original(cursor, table)
+
+    monkeypatch.setattr(organisation, "_bulk_load", spy)
+    from tests.conftest import ORG_CSV
+
+    result = roster_import(data=ORG_CSV)
+    assert used == ["surveys_employee"] and result.created == 7
+    assert schema() == before
+    assert Employee.objects.get(email="api1@acme.test").manager.email == "plat.lead@acme.test"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL bulk load only")
+def test_a_failing_bulk_import_leaves_schema_and_data_unchanged(db: None, monkeypatch) -> None:
+    from surveys.services import organisation
+
+    monkeypatch.setattr(organisation, "BULK_LOAD_MIN_ROWS", 3)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'surveys_employee'")
+        (indexes_before,) = cursor.fetchone()
+
+    from django.db import transaction
+
+    from tests.conftest import ORG_CSV
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        roster_import(data=ORG_CSV)
+        raise RuntimeError("after the load")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'surveys_employee'")
+        assert cursor.fetchone()[0] == indexes_before
+    assert not Employee.objects.exists()
