@@ -177,9 +177,16 @@ class Client:
         return headers
 
     def send(self, method: str, path: str, body: str | None = None, n: int = 0) -> float:
-        conn = self.connection(n)
+        """Put one request on the wire. A keep-alive connection the server has closed fails
+        while writing, before the server has read anything: then reconnect and write again."""
         started = time.perf_counter()
-        conn.request(method, path, body=body, headers=self.headers(body is not None))
+        headers = self.headers(body is not None)
+        try:
+            self.connection(n).request(method, path, body=body, headers=headers)
+        except (BrokenPipeError, ConnectionResetError):
+            self.reconnect(n)
+            started = time.perf_counter()
+            self.connection(n).request(method, path, body=body, headers=headers)
         return started
 
     def receive(self, started: float, n: int = 0) -> Reply:
@@ -299,7 +306,7 @@ def start_server(database_url: str, port: int, logdir: Path) -> ChildProcess:
         "--worker-class=gthread",
         f"--workers={GUNICORN_WORKERS}",
         f"--threads={GUNICORN_THREADS}",
-        "--keep-alive=60",
+        "--keep-alive=600",
         "--backlog=2048",
         "--timeout=120",
         "--error-logfile=-",
