@@ -222,13 +222,17 @@ def redis_server_url() -> str:
     return url
 
 
-def broker_queue_delete(queue: str) -> None:
-    """Delete `queue` (its messages and bindings) from the configured Celery broker. Call it
-    after Django is set up, for a queue named for this benchmark run only."""
-    from pulse.celery import app
+def broker_queue_delete(queue: str, *, redis_url: str | None = None) -> None:
+    """Delete from Redis every key of the Celery queue `queue`: its messages (one list per
+    priority) and kombu's bindings of the exchange Celery names after it. Only for a queue
+    named for one benchmark run: the name must be unique, since every key containing it goes.
+    """
+    import redis
 
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(queue)
+    client = redis.Redis.from_url(redis_url or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL)
+    keys = [queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
+    keys += [k.decode() for k in client.scan_iter(match=f"{queue}\x06\x16*")]
+    client.delete(*keys)
 
 
 def free_port() -> int:
