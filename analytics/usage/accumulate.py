@@ -28,6 +28,8 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
 from types import TracebackType
 from typing import IO, NamedTuple
 
@@ -69,6 +71,9 @@ class UsageCell(NamedTuple):
     total: float
     contributors: int | None
     max_single: float | None
+
+
+_new_cell = partial(tuple.__new__, UsageCell)  # UsageCell from one iterable, at C speed
 
 
 class _DayStore:
@@ -350,53 +355,66 @@ class Accumulator:
         return keys, reduced
 
     def _roll_up(self, day: int, keys: np.ndarray, values: np.ndarray) -> list[UsageCell]:
-        """Sum, distinct-people count and max per (source, metric, team) for every team level:
-        each person's value counts in their team and in every ancestor."""
+        """Sum, distinct-people count and max per (source, metric, team) for every team level.
+
+        First per person's own team (one pass over the people), then up the tree on the small
+        (team x metric) arrays: every person is in exactly one team, so the subtrees of
+        different children are disjoint and their counts add up exactly; sums add, maxima
+        take the max."""
         if not len(keys):
             return []
         roster = self.roster
         teams = len(roster.team_ids)
-        levels = roster.ancestors[roster.person_team[keys & _PERSON_MASK]]
-        present = levels >= 0
-        # Keys are sorted, so their (source, metric) part is too: number its runs densely and
-        # index cells as run x team (at most one day's metrics x teams of them).
+        # Keys are sorted, so their (source, metric) part is too: number its runs densely.
         starts = _run_starts(keys >> _PERSON_BITS)
         source_metric = (keys >> _PERSON_BITS)[starts]
         run = np.zeros(len(keys), dtype=np.int64)
         run[starts[1:]] = 1
         run = np.cumsum(run)
-        cell_index = (run[:, None] * teams + levels)[present]
-        cell_values = np.broadcast_to(values[:, None], levels.shape)[present]
-        size = len(starts) * teams
-        count = np.bincount(cell_index, minlength=size)
-        total = np.bincount(cell_index, weights=cell_values, minlength=size)
-        top = np.full(size, -np.inf)
-        np.maximum.at(top, cell_index, cell_values)
+        own = roster.person_team[keys & _PERSON_MASK] * len(starts) + run  # team x run
+        shape = (teams, len(starts))
+        own_count = np.bincount(own, minlength=teams * len(starts)).reshape(shape)
+        own_total = np.bincount(own, weights=values, minlength=own_count.size).reshape(shape)
+        own_top = np.full(own_count.size, -np.inf)
+        np.maximum.at(own_top, own, values)
+        own_top = own_top.reshape(shape)
+        count = np.zeros(shape, dtype=np.int64)
+        total = np.zeros(shape)
+        top = np.full(shape, -np.inf)
+        for level in roster.ancestors.T:  # each team's ancestor at that level, -1 if none
+            has = level >= 0
+            np.add.at(count, level[has], own_count[has])
+            np.add.at(total, level[has], own_total[has])
+            np.maximum.at(top, level[has], own_top[has])
+        # Back to (run x team) order, the order the cells are made in.
+        count, total, top = count.T.ravel(), total.T.ravel(), top.T.ravel()
         used = np.flatnonzero(count)
-        source_metric = source_metric[used // teams]
-        count, total, top = count[used], total[used], top[used]
-        date = day_from_number(day)
-        names, metrics, team_ids = self.source_names, self.metrics, roster.team_ids
-        return [
-            UsageCell(
-                names[sm >> _METRIC_BITS],
-                team_ids[team],
-                date,
-                metrics[sm & _METRIC_MASK].name,
-                metrics[sm & _METRIC_MASK].unit,
-                cell_total,
-                cell_count,
-                cell_top,
+        run_of_cell = used // teams
+        # Names per (source, metric) run, then per cell by numpy indexing: no Python call per
+        # cell (an import can make tens of thousands of them).
+        sources = np.array(
+            [self.source_names[sm >> _METRIC_BITS] for sm in source_metric.tolist()], object
+        )
+        specs = [self.metrics[sm & _METRIC_MASK] for sm in source_metric.tolist()]
+        metric_names = np.array([m.name for m in specs], object)
+        units = np.array([m.unit for m in specs], object)
+        team_ids = np.array(roster.team_ids, object)
+        return list(
+            map(
+                _new_cell,
+                zip(
+                    sources[run_of_cell].tolist(),
+                    team_ids[used % teams].tolist(),
+                    repeat(day_from_number(day), len(used)),
+                    metric_names[run_of_cell].tolist(),
+                    units[run_of_cell].tolist(),
+                    total[used].tolist(),
+                    count[used].tolist(),
+                    top[used].tolist(),
+                    strict=True,
+                ),
             )
-            for sm, team, cell_total, cell_count, cell_top in zip(
-                source_metric.tolist(),
-                (used % teams).tolist(),
-                total.tolist(),
-                count.tolist(),
-                top.tolist(),
-                strict=True,
-            )
-        ]
+        )
 
     def _team_level_cells(self) -> dict[int, list[UsageCell]]:
         """Team-level rows roll up to ancestors: distinct people in disjoint subtrees add up,

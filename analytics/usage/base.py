@@ -28,8 +28,11 @@ from analytics.usage.parsing import (
     text_stream,
 )
 
+# Chunks of at most 500k cells: larger ones make the parser's and the allocator's memory grow
+# with the file (the peak was no longer flat at 1M cells per chunk).
 CSV_CHUNK_ROWS = 50_000
 CSV_CHUNK_CELLS = 500_000
+IDENTIFIER_FIELDS = ("email", "user")
 _RECORD_BATCH = 50_000
 EMPTY_IDENTIFIER = "(empty)"
 
@@ -159,12 +162,17 @@ def csv_chunks(
     numeric: Iterable[str],
     progress: ProgressCallback | None,
 ) -> Iterator[tuple[int, pd.DataFrame]]:
-    """(first data line number, chunk) for the mapped columns; numeric ones as float64.
-    Line numbers assume one physical line per record (true of every documented export)."""
+    """(first data line number, chunk) for the mapped columns; numeric ones as float64,
+    people's identifiers (logical fields in `IDENTIFIER_FIELDS`) as strings, other text as
+    categories. Line numbers assume one physical line per record (true of every documented
+    export)."""
     numeric_names = [columns[f] for f in numeric if f in columns]
     dtypes: dict[str, Any] = {c: "float64" for c in numeric_names}
-    # Text columns as categories: the C parser hands back codes, so no per-row Python strings
-    # are hashed again (the single largest cost of the first version).
+    dtypes.update({columns[f]: object for f in IDENTIFIER_FIELDS if f in columns})
+    # Other text columns (days, tools, metrics: few distinct values) as categories: the C
+    # parser hands back codes, so no per-row Python strings are hashed again. Not the
+    # identifiers: for thousands of distinct values pandas' inference of category types
+    # (numbers? booleans?) costs more than the strings.
     dtypes.update({c: "category" for c in columns.values() if c not in dtypes})
     with file.open() as raw:
         counted = io.BufferedReader(CountingReader(raw, progress), buffer_size=1 << 20)
@@ -230,23 +238,23 @@ def codes_and_uniques(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
 
 
 def resolve_column(acc: Accumulator, kind: str, series: pd.Series) -> np.ndarray:
-    """Person index per row (-1 when nobody matches, including empty identifiers), each
-    distinct identifier resolved once. Unmatched identifiers are counted."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy(dtype=np.int64)
-        uniques: pd.Index | list[Any] = series.cat.categories
-    else:
-        codes, uniques = codes_and_uniques(series)
+    """Person index per row (-1 when nobody matches, including empty identifiers). Exact
+    matches in one hashed pass; the rest (other spellings, unknown or empty identifiers)
+    resolved once per distinct value, and the unmatched ones counted."""
+    values = series.to_numpy(dtype=object)
+    persons = acc.roster.resolve_exact(kind, values)
+    missed = np.flatnonzero(persons < 0)
+    if not len(missed):
+        return persons
+    codes, uniques = codes_and_uniques(pd.Series(values[missed], dtype=object))
     lut = np.append(acc.roster.resolve_many(kind, uniques), -1)  # code -1 (empty) -> -1
-    persons = lut[codes]
+    persons[missed] = lut[codes]
     unmatched: Counter[str] = Counter()
-    missing = np.flatnonzero(lut < 0)
-    if len(missing) > 1 or (codes < 0).any():
-        counts = np.bincount(codes + 1, minlength=len(uniques) + 1)
-        if counts[0]:
-            unmatched[EMPTY_IDENTIFIER] += int(counts[0])
-        for j in missing[:-1].tolist():
-            unmatched[str(uniques[j]).strip() or EMPTY_IDENTIFIER] += int(counts[j + 1])
+    counts = np.bincount(codes + 1, minlength=len(uniques) + 1)
+    if counts[0]:
+        unmatched[EMPTY_IDENTIFIER] += int(counts[0])
+    for j in np.flatnonzero(lut[:-1] < 0).tolist():
+        unmatched[str(uniques[j]).strip() or EMPTY_IDENTIFIER] += int(counts[j + 1])
     if unmatched:
         acc.add_unmatched(unmatched)
     return persons

@@ -56,7 +56,6 @@ class Roster:
                 ancestors[i, level] = team_index["/".join(parts[: level + 1])]
         maps: dict[str, dict[str, int]] = {k: {} for k in ("email", "upn", "github", "aws")}
         maps["openai"] = {}
-        md5s: dict[str, int] = {}
         person_team: list[int] = []
         rows = Employee.objects.values_list(
             "email", "upn", "github_login", "aws_user_id", "openai_user_id", "team__path"
@@ -66,15 +65,12 @@ class Roster:
             maps["email"][email.lower()] = person
             if upn:
                 maps["upn"][upn.lower()] = person
-                md5s[md5_hex(upn.lower())] = person
-            md5s.setdefault(md5_hex(email.lower()), person)
             if github:
                 maps["github"][github.lower()] = person
             if aws:
                 maps["aws"][aws.lower()] = person
             if openai:
                 maps["openai"][openai.lower()] = person
-        maps["md5"] = md5s
         return cls(
             person_team=np.array(person_team, dtype=np.int64),
             team_ids=[pk for pk, _ in teams],
@@ -100,7 +96,7 @@ class Roster:
             return maps["email"].get(value, -1)
         if kind == "upn":
             if _MD5.match(value):
-                return maps["md5"].get(value, -1)
+                return self._md5s().get(value, -1)
             return maps["upn"].get(value, maps["email"].get(value, -1))
         if kind == "github":
             return maps["github"].get(value, -1)
@@ -114,22 +110,32 @@ class Roster:
         # Two employees claiming the same free-form id under different aliases: not guessed.
         return found.pop() if len(found) == 1 else -1
 
-    def resolve_many(self, kind: str, identifiers: list[str] | pd.Index) -> np.ndarray:
-        """Person indexes (-1: nobody) for many identifiers. For the one-map kinds (all but
-        `upn` and `any`), identifiers already written as the roster stores them (lower case,
-        no spaces: the usual case) are looked up in one hashed pass (pandas, in C); only the
-        others go through `resolve` one by one."""
+    def _md5s(self) -> dict[str, int]:
+        """MD5 of every UPN and email -> person (a UPN's wins over another person's email),
+        computed on first use: only Microsoft 365 reports need it."""
+        if "md5" not in self.by_kind:
+            md5s = {md5_hex(upn): person for upn, person in self.by_kind["upn"].items()}
+            for email, person in self.by_kind["email"].items():
+                md5s.setdefault(md5_hex(email), person)
+            self.by_kind["md5"] = md5s
+        return self.by_kind["md5"]
+
+    def resolve_exact(self, kind: str, identifiers: np.ndarray | pd.Index) -> np.ndarray:
+        """Person indexes (-1: not found) of identifiers already written as the roster stores
+        them (lower case, no spaces: the usual case), in one hashed pass (pandas, in C); -1
+        for every identifier of the kinds that need more (`upn`, `any`). Callers pass the
+        misses to `resolve_many`."""
         if kind not in self._exact:
-            return np.array([self.resolve(kind, str(i)) for i in identifiers], dtype=np.int64)
+            return np.full(len(identifiers), -1, dtype=np.int64)
         if kind not in self._indexes:
             mapping = self.by_kind[kind]
             self._indexes[kind] = (
                 pd.Index(list(mapping), dtype=object),
-                np.array(list(mapping.values()), dtype=np.int64),
+                np.array([*mapping.values(), -1], dtype=np.int64),
             )
         index, persons = self._indexes[kind]
-        at = index.get_indexer(pd.Index(identifiers, dtype=object))
-        found = np.where(at >= 0, persons[at], -1)
-        for i in np.flatnonzero(at < 0).tolist():
-            found[i] = self.resolve(kind, str(identifiers[i]))
-        return found
+        return persons[index.get_indexer(identifiers)]  # get_indexer's -1 picks the final -1
+
+    def resolve_many(self, kind: str, identifiers: list[str] | pd.Index) -> np.ndarray:
+        """Person indexes (-1: nobody) for many identifiers, each through `resolve`."""
+        return np.array([self.resolve(kind, str(i)) for i in identifiers], dtype=np.int64)
