@@ -108,7 +108,11 @@ def answer(request: HttpRequest, token: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         outcome = response_submit(
-            token=token, answers=form.cleaned_answers(), comments=form.cleaned_comments()
+            token=token,
+            answers=form.cleaned_answers(),
+            comments=form.cleaned_comments(),
+            link=link,
+            expected_questions={q.pk for q in questions if q.response_kind != "free_text"},
         )
         if outcome is SubmitOutcome.STORED:
             return redirect("answer_thanks", token=token)

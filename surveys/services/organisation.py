@@ -194,9 +194,16 @@ def _plan_roster(parsed: ParsedRoster, team_ids: dict[str, int]) -> _RosterPlan:
     stored_manager: dict[str, int | None] = {}
     ids: dict[str, int] = {}
     active: dict[str, bool] = {}
-    for pk, email, manager_id, *values in Employee.objects.values_list(
-        "id", "email", "manager_id", *fields
-    ):
+    meta = Employee._meta
+    columns = ", ".join(
+        connection.ops.quote_name(meta.get_field("team" if name == "team_id" else name).column)
+        for name in ("id", "email", "manager", *fields)
+    )
+    with connection.cursor() as cursor:
+        # A plain cursor: the ORM's per-row conversions cost more than the comparison itself.
+        cursor.execute(f"SELECT {columns} FROM {connection.ops.quote_name(meta.db_table)}")
+        stored_rows = cursor.fetchall()
+    for pk, email, manager_id, *values in stored_rows:
         ids[email] = pk
         stored[email] = tuple(values)
         stored_manager[email] = manager_id

@@ -19,7 +19,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from surveys.models import Answer, Comment, Invitation, Response, Round
@@ -64,6 +64,19 @@ def invitation_resolve(*, token: str, now: dt.datetime | None = None) -> Resolve
     return ResolvedLink(LinkState.OPEN, invitation)
 
 
+def _round_still_open(round_id: int) -> bool:
+    """Whether the round is open, share-locking its row until the transaction ends (PostgreSQL;
+    SQLite's IMMEDIATE transactions already serialise writers)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {Round._meta.db_table} WHERE id = %s AND status = %s FOR SHARE",
+                [round_id, Round.Status.OPEN],
+            )
+            return cursor.fetchone() is not None
+    return Round.objects.filter(pk=round_id, status=Round.Status.OPEN).exists()
+
+
 class SubmitOutcome(enum.Enum):
     STORED = "stored"
     ALREADY_ANSWERED = "already_answered"
@@ -77,16 +90,26 @@ def response_submit(
     answers: Mapping[int, float | None],
     comments: list[str] | None = None,
     now: dt.datetime | None = None,
+    link: ResolvedLink | None = None,
+    expected_questions: set[int] | None = None,
 ) -> SubmitOutcome:
     """Store one anonymous response for the invitation behind `token` (see module docstring).
 
     `answers` maps every question of the round to a value from its anchors or None ("Prefer
     not to say"); free-text questions are not part of `answers`: their texts, and the optional
     comment box, are `comments`, stored unlinked in the comments table. Raises ValueError
-    when a question of the round is missing or unknown.
+    when a question of the round is missing or unknown. A caller that has just resolved the
+    link and loaded the round's scored question ids may pass them (`link`,
+    `expected_questions`) to save the queries; the claim below is what decides.
+
+    Concurrency: the claim is a single-row conditional UPDATE (`responded = false`), which
+    PostgreSQL re-checks after waiting for a concurrent claim, so of two simultaneous submits
+    exactly one stores. The round row is share-locked in the same transaction, so a concurrent
+    close waits for in-flight submissions and nothing lands in a closed round.
     """
     now = now or timezone.now()
-    link = invitation_resolve(token=token, now=now)
+    if link is None:
+        link = invitation_resolve(token=token, now=now)
     if link.state is LinkState.UNKNOWN:
         return SubmitOutcome.UNKNOWN
     if link.state is LinkState.CLOSED:
@@ -96,7 +119,11 @@ def response_submit(
     invitation = link.invitation
     assert invitation is not None
     round_ = invitation.round
-    expected = set(round_.questions.exclude(response_kind="free_text").values_list("pk", flat=True))
+    expected = expected_questions
+    if expected is None:
+        expected = set(
+            round_.questions.exclude(response_kind="free_text").values_list("pk", flat=True)
+        )
     if set(answers) != expected:
         missing = expected - set(answers)
         extra = set(answers) - expected
@@ -104,9 +131,11 @@ def response_submit(
     texts = [c.strip()[:MAX_COMMENT_LENGTH] for c in comments or [] if c and c.strip()]
     employee = invitation.employee
     with transaction.atomic():
-        claimed = Invitation.objects.filter(
-            pk=invitation.pk, responded=False, round__status=Round.Status.OPEN
-        ).update(responded=True)
+        if not _round_still_open(round_.pk):
+            return SubmitOutcome.CLOSED
+        claimed = Invitation.objects.filter(pk=invitation.pk, responded=False).update(
+            responded=True
+        )
         if not claimed:
             return SubmitOutcome.ALREADY_ANSWERED
         response = Response.objects.create(

@@ -142,3 +142,47 @@ def test_every_anchor_is_offered_for_every_item(opened) -> None:
         assert labels == [label for _, label in ANCHORS[question.response_kind]] + [
             "Prefer not to say"
         ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_submissions_store_exactly_one(cadence, inline_tasks, clock) -> None:
+    """Two threads submit the same token at once, many times over: one response each time."""
+    import threading
+
+    from django.db import connection
+
+    from surveys.services.delivery import invitation_token
+    from surveys.services.responses import SubmitOutcome, response_submit
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them)")
+    rounds_open_due()
+    round_ = Round.objects.get()
+    questions = list(round_.questions.exclude(response_kind="free_text"))
+    outcomes: list[SubmitOutcome] = []
+    races = 0
+    for invitation in list(Invitation.objects.filter(round=round_)) * 8:
+        # Each race starts from an unanswered invitation.
+        Answer.objects.all().delete()
+        Response.objects.all().delete()
+        Invitation.objects.filter(pk=invitation.pk).update(responded=False)
+        races += 1
+        token = invitation_token(invitation.nonce)
+        answers = {q.pk: ANCHORS[q.response_kind][0][0] for q in questions}
+        barrier = threading.Barrier(2)
+
+        def submit() -> None:
+            barrier.wait()
+            try:
+                outcomes.append(response_submit(token=token, answers=answers))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=submit) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert Response.objects.count() == 1, f"race {races}: a double submission stored twice"
+    assert outcomes.count(SubmitOutcome.STORED) == races
+    assert outcomes.count(SubmitOutcome.ALREADY_ANSWERED) == races
