@@ -171,14 +171,16 @@ def test_two_simultaneous_submissions_store_exactly_one(cadence, inline_tasks, c
         answers = {q.pk: ANCHORS[q.response_kind][0][0] for q in questions}
         barrier = threading.Barrier(2)
 
-        def submit() -> None:
+        def submit(barrier: threading.Barrier, token: str, answers: dict) -> None:
             barrier.wait()
             try:
                 outcomes.append(response_submit(token=token, answers=answers))
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=submit) for _ in range(2)]
+        threads = [
+            threading.Thread(target=submit, args=(barrier, token, answers)) for _ in range(2)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
