@@ -9,8 +9,10 @@
 3. for every measure (respondents, each scored scale, the AI Pressure Index, each item, the
    recommendation score) audits the cells over the respondents who have a value for it
    (`suppress_cells`: primary k, secondary suppression by linear algebra, insider margin),
-   bands or hides homogeneous cells (rule 6) and audits again with them protected; item
-   distributions get their own audit at k = 8 and the recommendation score at k = 20;
+   with every homogeneous cell (rule 6: on the answer, and on the indicator behind a published
+   top-2 or risk-band percentage) banded and protected like a hidden cell; item distributions
+   get their own audit at k = 8 (shown only where the item is) and the recommendation score
+   at k = 20; audits are shared between measures with the same respondents;
 4. homes comments (rule 9) and redacts them;
 5. writes the publication and all its cells in one transaction, replacing any earlier one.
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -34,6 +36,8 @@ from django.utils import timezone
 from analytics.disclosure import (
     REASON_UNANIMITY,
     Cell,
+    Layout,
+    Suppression,
     homogeneity_verdict,
     publication_layout,
     suppress_cells,
@@ -170,42 +174,109 @@ def _members(layout_cells: Iterable[Cell], keys: tuple[Attrs, ...]) -> dict[Cell
     return {cell.key: {keys[g] for g in cell.groups} for cell in layout_cells}
 
 
-def _audit(
-    attrs: list[Attrs], who: Iterable[int], *, k: int, homogeneity_of: dict[int, object] | None
-) -> dict[CellKey, tuple[bool, str | None, int, str | None, list[int]]]:
-    """Audit one measure over the respondents `who`: cell key -> (shown, reason, n, band,
-    respondent indices)."""
-    who = list(who)
-    if not who:
-        return {}
-    layout = publication_layout(attrs[i] for i in who)
-    by_group: dict[Attrs, list[int]] = defaultdict(list)
-    for i in who:
-        by_group[attrs[i]].append(i)
-    people = [
-        [i for g in sorted(cell.groups) for i in by_group[layout.group_keys[g]]]
-        for cell in layout.cells
-    ]
-    result = suppress_cells(group_weights=layout.group_weights, cells=layout.cells, k=k)
-    bands: dict[int, str | None] = {}
-    if homogeneity_of is not None:
-        withheld = set()
-        for position, decision in enumerate(result.decisions):
-            if not decision.shown:
+class _Auditor:
+    """The audits of one publication, shared by its measures.
+
+    Most measures have the same respondents (everybody answered the item), so the layout of
+    a respondent set and every `suppress_cells` result are computed once per (respondents, k,
+    withheld cells) and reused: the decisions depend on nothing else."""
+
+    def __init__(self, attrs: list[Attrs]) -> None:
+        self.attrs = attrs
+        self._layouts: dict[tuple[int, ...], tuple[Layout, list[list[int]]]] = {}
+        self._decisions: dict[tuple[tuple[int, ...], int, frozenset[int]], Suppression] = {}
+
+    def layout(self, who: tuple[int, ...]) -> tuple[Layout, list[list[int]]]:
+        """The cells over the respondents `who`, and each cell's respondents."""
+        if who not in self._layouts:
+            layout = publication_layout(self.attrs[i] for i in who)
+            by_group: dict[Attrs, list[int]] = defaultdict(list)
+            for i in who:
+                by_group[self.attrs[i]].append(i)
+            people = [
+                [i for g in sorted(cell.groups) for i in by_group[layout.group_keys[g]]]
+                for cell in layout.cells
+            ]
+            self._layouts[who] = (layout, people)
+        return self._layouts[who]
+
+    def audit(
+        self,
+        who: Iterable[int],
+        *,
+        k: int,
+        homogeneity_of: Sequence[tuple[Mapping[int, object], Callable[[object], str]]] = (),
+    ) -> dict[CellKey, tuple[bool, str | None, int, str | None, list[int]]]:
+        """Audit one measure over the respondents `who`: cell key -> (shown, reason, n, band,
+        respondent indices).
+
+        Rule 6 is applied to *every* cell of n >= k before the linear-algebra audit, for each
+        categorisation in `homogeneity_of` (the answer itself, and the 0/1 indicators behind a
+        published percentage: top-2 box, risk band), each with a function naming the dominant
+        category for the band. A cell where all answers but at most one fall in one category
+        is withheld (banded) and protected like a hidden cell, so that neither its exact figure
+        nor its percentage can be derived from other cells (checking only the cells a first
+        audit shows would miss a cell that the second audit shows instead)."""
+        key = tuple(who)
+        if not key:
+            return {}
+        layout, people = self.layout(key)
+        withheld: set[int] = set()
+        bands: dict[int, str | None] = {}
+        for position, members in enumerate(people):
+            if len(members) < k:
                 continue
-            counts = list(Counter(homogeneity_of[i] for i in people[position]).values())
-            verdict = homogeneity_verdict(counts, k=k)
-            if verdict.status != "exact":
-                withheld.add(position)
-                bands[position] = verdict.band
-        if withheld:
-            result = suppress_cells(
+            for categories, name in homogeneity_of:
+                counter = Counter(categories[i] for i in members)
+                verdict = homogeneity_verdict(list(counter.values()), k=k)
+                if verdict.status != "exact":
+                    withheld.add(position)
+                    dominant = counter.most_common(1)[0][0]
+                    bands[position] = f"{verdict.band} {name(dominant)}" if verdict.band else None
+                    break
+        cache_key = (key, k, frozenset(withheld))
+        if cache_key not in self._decisions:
+            self._decisions[cache_key] = suppress_cells(
                 group_weights=layout.group_weights, cells=layout.cells, k=k, withheld=withheld
             )
-    return {
-        cell.key: (d.shown, d.reason, d.n, bands.get(position), people[position])
-        for position, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True))
-    }
+        result = self._decisions[cache_key]
+        return {
+            cell.key: (d.shown, d.reason, d.n, bands.get(position), people[position])
+            for position, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True))
+        }
+
+
+def _homogeneity(measure: Measure) -> list[tuple[Mapping[int, object], Callable[[object], str]]]:
+    """The categorisations rule 6 checks for a measure: the answer (or score) itself, and the
+    indicator behind each percentage the measure publishes."""
+    if measure.kind in ("count", "recommendation"):
+        return []
+    checks: list[tuple[Mapping[int, object], Callable[[object], str]]] = [
+        (measure.categories, lambda value: "gave the same answer")
+    ]
+    if measure.kind == "item" and measure.item is not None:
+        top = scoring.top2_values(measure.item.response_kind, reverse=measure.item.reverse)
+        label = measure.top2_label or "top-2"
+        checks.append(
+            (
+                {i: v in top for i, v in measure.values.items()},
+                lambda yes: label if yes else f"not {label}",
+            )
+        )
+    if (
+        measure.kind == "scale"
+        and measure.scale is not None
+        and measure.scale.risk_threshold is not None
+    ):
+        spec = measure.scale
+        risk = measure.risk_label or "in the risk band"
+        checks.append(
+            (
+                {i: bool(scoring.in_risk_band(spec, v)) for i, v in measure.values.items()},
+                lambda yes: risk if yes else f"not {risk}",
+            )
+        )
+    return checks
 
 
 def _figures_for(measure: Measure, people: list[int]) -> dict[str, object]:
@@ -232,31 +303,6 @@ def _figures_for(measure: Measure, people: list[int]) -> dict[str, object]:
     ):
         out["risk_share"] = scoring.risk_band_share(measure.scale, values)
     return out
-
-
-def _percent_verdicts(
-    measure: Measure, people: list[int], figures: dict[str, object], k: int
-) -> None:
-    """Rule 6 for percentages: a top-2 or risk share where all but at most one respondent
-    fall on one side is replaced by a band."""
-    flags: list[bool] = []
-    key = None
-    if measure.kind == "item" and measure.item is not None and "top2" in figures:
-        top = scoring.top2_values(measure.item.response_kind, reverse=measure.item.reverse)
-        flags = [measure.values[i] in top for i in people]
-        key = "top2"
-    elif measure.kind == "scale" and "risk_share" in figures and measure.scale is not None:
-        flags = [bool(scoring.in_risk_band(measure.scale, measure.values[i])) for i in people]
-        key = "risk_share"
-    if key is None or figures.get(key) is None:
-        return
-    verdict = homogeneity_verdict([flags.count(True), flags.count(False)], k=k)
-    if verdict.status != "exact":
-        majority_true = flags.count(True) >= flags.count(False)
-        figures[key] = None
-        figures[f"{key}_band"] = (
-            f"{verdict.band} {'yes' if majority_true else 'no'}" if verdict.band else None
-        )
 
 
 def _distribution(measure: Measure, people: list[int]) -> list[int]:
@@ -321,25 +367,31 @@ def _comment_homes(attrs: list[Attrs], minimum: int) -> dict[str, str | None]:
 
 def publication_compute(*, round_id: int) -> Publication:
     """Compute and store the publication of a closed round (see the module docstring).
-    Idempotent: computing again replaces the stored publication with an identical one."""
+    Idempotent: computing again replaces the stored publication with an identical one; once
+    the round's microdata has been generalised (rule 8), the existing publication is returned
+    unchanged (its numbers never move after release)."""
     round_ = Round.objects.select_related("template").get(pk=round_id)
     if round_.status != Round.Status.CLOSED:
         raise ValueError(f"round {round_id} is not closed: results exist only after close")
+    existing = Publication.objects.filter(round=round_).first()
+    if existing is not None and Response.objects.filter(round=round_, generalised=True).exists():
+        # The stored attributes were generalised after the first computation: a second
+        # computation would publish other cells for the same answers, and the difference
+        # between the two publications would reveal what the audit of each one hides.
+        return existing
     k = max(settings.PULSE_MIN_GROUP_SIZE, 5)
     attrs, answers, questions = _load(round_)
     measures = _measures(answers, questions)
     cells: dict[CellKey, dict[str, dict[str, object]]] = defaultdict(dict)
     audit_counts: Counter[str] = Counter()
 
+    auditor = _Auditor(attrs)
     for measure in measures:
         who = sorted(measure.values)
         minimum = scoring.RECOMMENDATION_MIN_GROUP if measure.kind == "recommendation" else k
-        homogeneity = None if measure.kind in ("count", "recommendation") else measure.categories
-        decisions = _audit(attrs, who, k=minimum, homogeneity_of=homogeneity)
+        decisions = auditor.audit(who, k=minimum, homogeneity_of=_homogeneity(measure))
         distributions = (
-            _audit(attrs, who, k=DISTRIBUTION_MIN_GROUP, homogeneity_of=None)
-            if measure.kind == "item"
-            else {}
+            auditor.audit(who, k=DISTRIBUTION_MIN_GROUP) if measure.kind == "item" else {}
         )
         for key, (shown, reason, n, band, people) in decisions.items():
             if not shown and reason == "below_k" and measure.kind == "recommendation":
@@ -348,7 +400,6 @@ def publication_compute(*, round_id: int) -> Publication:
             if shown:
                 entry["n"] = n
                 entry.update(_figures_for(measure, people))
-                _percent_verdicts(measure, people, entry, k)
                 if measure.kind == "item":
                     dist = distributions.get(key)
                     if dist and dist[0]:
