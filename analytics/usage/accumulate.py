@@ -342,7 +342,9 @@ class Accumulator:
 
     def _reduce(self, keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One value per key, sorted: summed for additive metrics, max for the others."""
-        order = np.argsort(keys)
+        # Stable (radix/timsort) for the already sorted runs it is often given, e.g. a reduced
+        # day plus its `active_users` values.
+        order = np.argsort(keys, kind="stable")
         keys, values = keys[order], values[order]
         starts = _run_starts(keys)
         if len(starts) == len(keys):

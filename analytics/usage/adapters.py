@@ -277,10 +277,14 @@ class AmazonQ(Adapter):
             matched = ok & (persons >= 0)
             acc.rows_matched += int(matched.sum())
             acc.rows_unmatched += int((ok & (persons < 0)).sum())
-            p, d = persons[matched], day[matched]
-            matrix = chunk[[cols[m] for m in present]].to_numpy(dtype=np.float64)[matched]
-            rows, which = np.nonzero(matrix)  # per-person zeros are not contributions
-            acc.add(source, p[rows], d[rows], codes[which], matrix[rows, which])
+            # Metric x row: pandas holds the columns as one block, so this is a view, and the
+            # scan below runs along memory. Per-person zeros are not contributions.
+            block = chunk[[cols[m] for m in present]].to_numpy(dtype=np.float64).T
+            which, rows = np.nonzero(block)
+            if not matched.all():
+                keep = matched[rows]
+                which, rows = which[keep], rows[keep]
+            acc.add(source, persons[rows], day[rows], codes[which], block[which, rows])
         problems.raise_if_any()
 
 
