@@ -205,6 +205,9 @@ PULSE_AFTER_CLOSE_HOOKS: list[str] = [
     "analytics.publication.round_results_publish",
     "analytics.hotspots.round_hotspots_after_close",
 ]
+# A sender's lease on a batch of invitation emails: after this long, a sender that died is
+# presumed dead and the next run sends what it left unsent.
+PULSE_SEND_LEASE_SECONDS: int = env.int("PULSE_SEND_LEASE_SECONDS", default=600)
 # Invitations per fan-out task.
 PULSE_FANOUT_CHUNK: int = env.int("PULSE_FANOUT_CHUNK", default=500)
 

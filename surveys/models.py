@@ -402,6 +402,9 @@ class Invitation(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)
     send_at = models.DateTimeField(help_text="The employee's local opening time, in UTC.")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A sender's lease on this invitation's email (see `invitations_send_due`).
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     responded = models.BooleanField(default=False)
 

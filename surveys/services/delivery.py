@@ -23,14 +23,16 @@ import hashlib
 import hmac
 import secrets
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db import connection as db_connection
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -351,6 +353,22 @@ class _Mailer:
         return message
 
 
+@contextmanager
+def _commits_without_waiting_for_disk() -> Iterator[None]:
+    """`_commit_without_waiting_for_disk` for a whole session of single-statement commits:
+    sets `synchronous_commit = off` on the connection and restores it afterwards."""
+    if db_connection.vendor != "postgresql":
+        yield
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with db_connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
 def _commit_without_waiting_for_disk() -> None:
     """Let the current transaction's COMMIT return before its WAL record reaches the disk
     (PostgreSQL `synchronous_commit = off`, for this transaction only; elsewhere a no-op).
@@ -368,33 +386,48 @@ def _commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+SEND_BATCH = 200
+
+
 def invitations_send_due(
     *, invitations: QuerySet[Invitation], now: dt.datetime | None = None
 ) -> int:
     """Send the invitation email of every invitation in `invitations` that is due and unsent.
 
-    Each email is sent inside the transaction that marks it sent: a crash rolls the mark back
-    (the next run sends it: no gap); a concurrent run's UPDATE finds `sent_at` set and skips it
-    (no duplicate). Returns the number sent. The recipients are read in one query before the
-    loop; each email then costs one conditional UPDATE and its commit, which does not wait for
-    the disk (see `_commit_without_waiting_for_disk` for the one case that can resend)."""
+    Claim, send, mark: a batch of due invitations is leased to this sender with one
+    conditional UPDATE (`sent_at IS NULL` and no live lease), then each email is sent and
+    marked sent by its own single-statement UPDATE. So two senders never send the same email
+    (the lease), a sender that dies leaves its unsent invitations to be sent by the next run
+    once the lease (`PULSE_SEND_LEASE_SECONDS`) expires - no gap -, and the only duplicate
+    possible is the one email a crash interrupts between its send and its mark, as with any
+    transactional mark. Returns the number sent. Costs two queries per batch plus one short
+    UPDATE per email."""
     now = now or timezone.now()
-    due = _recipients(
+    lease = dt.timedelta(seconds=settings.PULSE_SEND_LEASE_SECONDS)
+    due_ids = list(
         invitations.filter(sent_at__isnull=True, send_at__lte=now, round__status=Round.Status.OPEN)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=timezone.now() - lease))
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     sent = 0
-    if not due:
+    if not due_ids:
         return 0
-    with get_connection() as connection:
+    with get_connection() as connection, _commits_without_waiting_for_disk():
         mailer = _Mailer(connection)
-        for recipient in due:
-            with transaction.atomic():
-                _commit_without_waiting_for_disk()
-                if not Invitation.objects.filter(pk=recipient.pk, sent_at__isnull=True).update(
-                    sent_at=timezone.now()
-                ):
-                    continue
+        for start in range(0, len(due_ids), SEND_BATCH):
+            token = secrets.token_hex(16)
+            claimed_at = timezone.now()
+            Invitation.objects.filter(
+                Q(claimed_at__isnull=True) | Q(claimed_at__lt=claimed_at - lease),
+                pk__in=due_ids[start : start + SEND_BATCH],
+                sent_at__isnull=True,
+            ).update(claim_token=token, claimed_at=claimed_at)
+            for recipient in _recipients(Invitation.objects.filter(claim_token=token)):
                 mailer.message(recipient, kind="invitation").send()
+                Invitation.objects.filter(
+                    pk=recipient.pk, claim_token=token, sent_at__isnull=True
+                ).update(sent_at=timezone.now())
                 sent += 1
     return sent
 
