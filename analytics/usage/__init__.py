@@ -1,5 +1,6 @@
 """AI-usage import: adapters for the exports companies have, identity resolution through the
-roster, and in-memory per-person accumulation reduced to team x day cells.
+roster, and per-person accumulation (in memory, and past a few MiB in an anonymous temporary
+file deleted when the import ends) reduced one day at a time to team x day cells.
 
 Nothing in this package writes to the database; `analytics.services` does.
 """

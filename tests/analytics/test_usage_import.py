@@ -319,3 +319,52 @@ def test_the_api_accepts_an_upload_of_several_files(org, hr_user) -> None:
     assert response.json()["filenames"] == [p.name for p in AMAZON_Q_PARTS]
     bad = client_for(hr_user).post("/api/v1/usage-imports/", {"format": "nope", "files": files[:1]})
     assert bad.status_code == 400
+
+
+def _cells() -> list[tuple]:
+    return sorted(r[1:] for r in snapshot())
+
+
+def test_an_import_that_spills_to_a_temporary_file_stores_the_same_cells_and_deletes_it(
+    org, monkeypatch
+) -> None:
+    """Past `SPILL_AT` per-person values an import partitions them by day into a temporary
+    file: same cells as in memory, and the file is closed (deleted) when the import ends,
+    whether it succeeds or is refused."""
+    from analytics.usage import accumulate
+
+    text = (
+        "email,date,tool,metric,value\n"
+        "api1@acme.test,2026-05-05,t,tokens,1\n"
+        "api2@acme.test,2026-05-04,t,tokens,2\n"
+        "api1@acme.test,2026-05-04,t,tokens,3\n"
+        "web1@acme.test,2026-05-06,t,requests,4\n"
+        "api1@acme.test,2026-05-05,t,tokens,5\n"
+        "api2@acme.test,2026-05-04,u,tokens,6\n"
+    )
+    usage_import(format="generic", files=generic(text))
+    in_memory = _cells()
+    TeamDayUsage.objects.all().delete()
+
+    opened = []
+    real = accumulate.tempfile.TemporaryFile
+
+    def spy(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        handle = real(*args, **kwargs)
+        opened.append(handle)
+        return handle
+
+    monkeypatch.setattr(accumulate, "SPILL_AT", 2)
+    monkeypatch.setattr(accumulate.tempfile, "TemporaryFile", spy)
+    usage_import(format="generic", files=generic(text))
+    assert _cells() == in_memory
+    assert opened and all(handle.closed for handle in opened)
+
+    opened.clear()
+    with pytest.raises(UsageFileError):
+        usage_import(
+            format="generic",
+            files=generic(text) + usage_files_from_paths([USAGE / "generic_bad_value.csv"]),
+        )
+    assert opened and all(handle.closed for handle in opened)
+    assert _cells() == in_memory
