@@ -37,7 +37,7 @@ class TeamProfile:
 
 
 NORMAL = TeamProfile()
-HOT = TeamProfile(pressure=78.0, wellbeing=30.0, intensity=90_000.0, active=0.95)
+HOT = TeamProfile(pressure=78.0, wellbeing=38.0, intensity=90_000.0, active=0.95)
 
 
 def _target(profile: TeamProfile, scale_code: str) -> float:
@@ -46,7 +46,7 @@ def _target(profile: TeamProfile, scale_code: str) -> float:
     if scale_code == "WHO5":
         return profile.wellbeing
     if scale_code == "CBI_WORK":
-        return 100.0 - profile.wellbeing
+        return 105.0 - profile.wellbeing
     if scale_code == "AAV":
         return 100.0 - profile.pressure
     return 50.0
@@ -55,10 +55,16 @@ def _target(profile: TeamProfile, scale_code: str) -> float:
 def generated_answer(
     profile: TeamProfile, question: Question, rng: random.Random, person_offset: float = 0.0
 ) -> float | None:
-    """An answer near the profile's score for the question's scale (noise: SD 18 points)."""
+    """An answer near the profile's score for the question's scale: item noise SD 20 points on
+    top of the person's own offset (SD 16 in `round_answered`), so that a team's WHO-5 scores
+    spread about as much as real ones do (individual SD about 16-18)."""
     kind = question.response_kind
     values = [v for v, _ in scoring.ANCHORS[kind]]
-    target = _target(profile, question.scale.code) + person_offset + rng.gauss(0.0, 18.0)
+    # A person under more strain than their team scores worse everywhere: higher pressure and
+    # burnout, lower well-being and autonomy.
+    better = question.scale.code in ("WHO5", "AAV")
+    strain = -person_offset if better else person_offset
+    target = _target(profile, question.scale.code) + strain + rng.gauss(0.0, 20.0)
     return min(
         values,
         key=lambda v: abs(
@@ -119,7 +125,7 @@ def round_answered(
         if rng.random() >= response_rate:
             continue
         profile = profile_of(invitation.employee.team.path, profiles)
-        offset = rng.gauss(0.0, 8.0)
+        offset = rng.gauss(0.0, 16.0)
         answers = {q.pk: generated_answer(profile, q, rng, offset) for q in questions}
         response_submit(
             token=invitation_token(invitation.nonce),
@@ -215,3 +221,71 @@ def usage_import_generated(files: Mapping[str, list[tuple[str, bytes]]]) -> dict
         name: usage_import(format=name, files=usage_files_from_bytes(items)).summary()
         for name, items in files.items()
     }
+
+
+# --- The demo organisation's rounds ----------------------------------------------------------
+
+DEMO_CADENCE = "Demo pulse"
+DEMO_ROUNDS = 4
+DEMO_HOTSPOTS: dict[str, TeamProfile] = {
+    "Engineering/Platform/API": TeamProfile(
+        pressure=90.0, wellbeing=40.0, intensity=120_000.0, active=0.95
+    ),
+    "Sales/EMEA": TeamProfile(pressure=88.0, wellbeing=42.0, intensity=95_000.0, active=0.9),
+}
+DEMO_PROFILES: dict[str, TeamProfile] = {
+    "Engineering/Platform/Infra": TeamProfile(pressure=42, wellbeing=62, intensity=32_000),
+    "Engineering/Platform/Data": TeamProfile(pressure=46, wellbeing=58, intensity=38_000),
+    "Engineering/Product/Web": TeamProfile(pressure=38, wellbeing=64, intensity=24_000),
+    "Engineering/Product/Mobile": TeamProfile(pressure=34, wellbeing=66, intensity=18_000),
+    "Engineering/Product/Growth": TeamProfile(pressure=50, wellbeing=54, intensity=26_000),
+    "Sales/Americas": TeamProfile(pressure=36, wellbeing=62, intensity=9_000),
+    "Support/Frontline": TeamProfile(pressure=46, wellbeing=56, intensity=14_000),
+    "Support/Escalations": TeamProfile(pressure=32, wellbeing=64, intensity=12_000),
+    "People": TeamProfile(pressure=28, wellbeing=68, intensity=6_000, active=0.6),
+    **DEMO_HOTSPOTS,
+}
+
+
+def seed_hotspot_demo(*, today: dt.date, seed: int = 7) -> str:
+    """The demo's survey history: a fortnightly cadence over the whole organisation, usage
+    exports of three formats imported for the whole span, then `DEMO_ROUNDS` rounds answered,
+    closed, published and assessed, with planted hotspots. Idempotent: once the cadence exists,
+    its dates are kept (a later run neither moves nor duplicates a round) and usage is not
+    imported again. Returns a one-line summary."""
+    from surveys.models import SurveyTemplate, Team
+    from surveys.services.config import cadence_save
+
+    cadence = Cadence.objects.filter(name=DEMO_CADENCE).first()
+    lines = []
+    if cadence is None:
+        # The last round's window (5 days) has ended before today.
+        last = today - dt.timedelta(days=7 + today.weekday())
+        first = last - dt.timedelta(weeks=2 * (DEMO_ROUNDS - 1))
+        employees = list(Employee.objects.active().select_related("team"))
+        files = usage_exports(
+            employees=employees,
+            profiles=DEMO_PROFILES,
+            start=first - dt.timedelta(days=40),
+            end=today - dt.timedelta(days=1),
+            seed=seed,
+        )
+        summaries = usage_import_generated(files)
+        lines.append(f"usage imported from {', '.join(sorted(summaries))}")
+        cadence = cadence_save(
+            name=DEMO_CADENCE,
+            template=SurveyTemplate.objects.get(name="AI pressure & well-being pulse"),
+            audience=list(Team.objects.filter(depth=0)),
+            start_date=first,
+            reminder_offsets=[2, 4],
+        )
+    days = [cadence.start_date + dt.timedelta(weeks=2 * i) for i in range(DEMO_ROUNDS)]
+    for day in days:
+        round_answered(cadence=cadence, day=day, profiles=DEMO_PROFILES, seed=seed)
+    from analytics.models import Hotspot
+
+    lines.append(
+        f"{len(days)} closed rounds from {days[0]} to {days[-1]}, "
+        f"{Hotspot.objects.count()} hotspot(s)"
+    )
+    return "; ".join(lines)

@@ -16,10 +16,13 @@ The join, per closed round of a cadence and per team at every level:
   answer. Intensity is the measure's units per contributing person per day (total / active
   person-days). The measure is the first of `INTENSITY_MEASURES` with usage in the period;
   each source contributes the first of the measure's metric names it reports (tokens: `tokens`,
-  else `total_tokens`, else `output_tokens`), summed over sources. Active share: the released
-  lower bound of distinct contributors over the team's active headcount. Change: intensity
+  else `total_tokens`, else `output_tokens`), summed over sources. Change: intensity
   against the period of the same length just before (when that one is released too).
-  Concentration: the upper bound of the heaviest person's share.
+  Concentration: the upper bound of the heaviest person's share. Active share: the average
+  share of the team active on a day with usage (active person-days / (headcount x days)).
+  Distinct people are stored per source and day only, so the released contributor count over
+  several sources is the largest single (source, day) count: a team whose people split between
+  two tools shows about half of them, and may be hidden where each tool has fewer than k.
 - Only teams released on both sides enter `detect_hotspots`; a team hidden on either side is
   never assessed, stored, flagged or counted in a correlation.
 
@@ -162,6 +165,15 @@ def _log_se(daily: tuple[float, ...]) -> float | None:
     return float(values.std(ddof=1) / mean / math.sqrt(values.size))
 
 
+def _active_share(released: gate.ReleasedUsagePeriod, headcount: int) -> float | None:
+    """The average share of the team active on a day of the period: active person-days over
+    headcount x days (capped at 1: a person using two tools on one day counts twice)."""
+    days = len(released.daily)
+    if not headcount or not days:
+        return None
+    return min(1.0, released.person_days / (headcount * days))
+
+
 def _survey_side(
     cell: gate.ReleasedTeamSurvey, k: int
 ) -> tuple[ReleasedSurvey | None, dict[Construct, float]]:
@@ -217,7 +229,7 @@ def round_inputs(*, publication: Publication, k: int | None = None) -> RoundInpu
                 intensity=intensity,
                 contributors=released.contributors,
                 metric=measure.label if measure else "usage",
-                active_share=min(1.0, released.contributors / people) if people else None,
+                active_share=_active_share(released, people),
                 change=intensity / previous_intensity - 1 if previous_intensity else None,
                 top_share=released.top_share,
                 log_se=_log_se(released.daily),

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from analytics import api as analytics_api
-from analytics import results_api
+from analytics import hotspot_api, results_api
 from surveys import api as surveys_api
 
 app_name = "api"
@@ -42,4 +42,21 @@ urlpatterns = [
         name="usage_import",
     ),
     path("teams/<int:team_id>/usage/", analytics_api.TeamUsageApi.as_view(), name="team_usage"),
+    path("hotspots/", hotspot_api.HotspotListApi.as_view(), name="hotspots"),
+    path("hotspots/<int:hotspot_id>/", hotspot_api.HotspotDetailApi.as_view(), name="hotspot"),
+    path(
+        "hotspots/<int:hotspot_id>/notes/",
+        hotspot_api.HotspotNoteApi.as_view(),
+        name="hotspot_notes",
+    ),
+    path(
+        "hotspots/<int:hotspot_id>/follow-up/",
+        hotspot_api.HotspotFollowUpApi.as_view(),
+        name="hotspot_follow_up",
+    ),
+    path(
+        "hotspots/rounds/<int:round_id>/",
+        hotspot_api.HotspotRunApi.as_view(),
+        name="hotspot_run",
+    ),
 ]

@@ -14,10 +14,16 @@ _TEAMS = [
     ("Engineering/Platform/Infra", "Europe/Berlin", "Berlin"),
     ("Engineering/Product/Web", "Europe/Paris", "Paris"),
     ("Engineering/Product/Mobile", "America/New_York", "New York"),
+    ("Engineering/Platform/Data", "Europe/Berlin", "Berlin"),
+    ("Engineering/Product/Growth", "Europe/Paris", "Paris"),
     ("Sales/EMEA", "Europe/London", "London"),
     ("Sales/Americas", "America/Chicago", "Chicago"),
+    ("Support/Frontline", "Europe/Lisbon", "Lisbon"),
+    ("Support/Escalations", "Europe/Lisbon", "Lisbon"),
     ("People", "Europe/London", "London"),
 ]
+# Two larger teams: the demo plants its hotspots there (analytics.demo.DEMO_HOTSPOTS).
+_LARGER = {"Engineering/Platform/API": 19, "Sales/EMEA": 17}
 _FIRST = [
     "Ada",
     "Ben",
@@ -43,8 +49,9 @@ _FIRST = [
 _LAST = ["Adler", "Berg", "Costa", "Diaz", "Eze", "Fischer", "Gupta", "Hansen", "Ito", "Jansen"]
 
 
-def demo_roster_csv(*, per_team: int = 9, seed: int = 7) -> bytes:
-    """A roster CSV for the demo: one head of company, a lead per team, `per_team` members each."""
+def demo_roster_csv(*, per_team: int = 11, seed: int = 7) -> bytes:
+    """A roster CSV for the demo: one head of company, a lead per team, `per_team` members each
+    (more in the two larger teams)."""
     rng = random.Random(seed)
     lines = ["email,name,team,manager_email,location,start_date,timezone,github_login,upn"]
     ceo = "ceo@demo.pulse"
@@ -57,7 +64,7 @@ def demo_roster_csv(*, per_team: int = 9, seed: int = 7) -> bytes:
             f"{lead},Lead of {team.rsplit('/', 1)[-1]},{team},{ceo},{location},2018-01-15,{tz},"
             f"lead-{slug},{lead}"
         )
-        for _ in range(per_team):
+        for _ in range(_LARGER.get(team, per_team)):
             n += 1
             name = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
             email = f"user{n:03d}@demo.pulse"

@@ -7,7 +7,6 @@ once and that the follow-up pulse reaches the team's audience only."""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 
 import pytest
@@ -15,75 +14,12 @@ from django.conf import settings
 from django.core import mail
 
 from analytics import hotspots
-from analytics.demo import (
-    HOT,
-    NORMAL,
-    TeamProfile,
-    round_answered,
-    usage_exports,
-    usage_import_generated,
-)
+from analytics.demo import HOT, TeamProfile
 from analytics.models import Hotspot, HotspotAssessment, HotspotNote, HotspotRun
 from analytics.tasks import send_hotspot_alert
-from surveys.models import Employee, Invitation, Role, Round, SurveyTemplate, Team
+from surveys.models import Invitation, Role, Round
 from surveys.services import staff_user_create
-from surveys.services.config import cadence_save
-from tests.support.rounds import build_org
-
-DAY0 = dt.date(2026, 3, 2)  # a Monday
-DEPARTMENTS = ("Eng", "Ops", "Biz")
-
-
-def _world(
-    *,
-    seed: int,
-    hot: tuple[str, ...] = (),
-    extra_teams: dict[str, int] | None = None,
-    extra_profiles: dict[str, TeamProfile] | None = None,
-    rounds: int = 1,
-    size: int = 10,
-) -> tuple[list[Round], dict[str, TeamProfile]]:
-    """3 departments x 4 teams of `size`, plus `extra_teams`; the `hot` teams planted; usage
-    imported (generic CSV + Claude Code JSON) for the whole span; `rounds` fortnightly rounds
-    answered, closed and published (the after-close hooks run, hotspots included)."""
-    teams = {f"{d}/T{i}": size for d in DEPARTMENTS for i in range(1, 5)}
-    teams.update(extra_teams or {})
-    build_org(teams)
-    rng = random.Random(seed)
-    # Ordinary teams differ a little from each other, as real ones do.
-    profiles = {
-        path: TeamProfile(
-            pressure=NORMAL.pressure + rng.uniform(-6, 6),
-            wellbeing=NORMAL.wellbeing + rng.uniform(-6, 6),
-            intensity=NORMAL.intensity * rng.uniform(0.7, 1.4),
-        )
-        for path in teams
-    }
-    profiles.update(dict.fromkeys(hot, HOT))
-    profiles.update(extra_profiles or {})
-    last = DAY0 + dt.timedelta(weeks=2 * (rounds - 1))
-    files = usage_exports(
-        employees=list(Employee.objects.select_related("team")),
-        profiles=profiles,
-        start=DAY0 - dt.timedelta(days=45),
-        end=last + dt.timedelta(days=7),
-        seed=seed,
-        formats=("generic", "claude-code"),
-    )
-    usage_import_generated(files)
-    cadence = cadence_save(
-        name=f"Pulse {seed}",
-        template=SurveyTemplate.objects.get(name="AI pressure & well-being pulse"),
-        audience=list(Team.objects.filter(depth=0)),
-        start_date=DAY0,
-    )
-    done = [
-        round_answered(
-            cadence=cadence, day=DAY0 + dt.timedelta(weeks=2 * i), profiles=profiles, seed=seed
-        )
-        for i in range(rounds)
-    ]
-    return done, profiles
+from tests.support.hotspots import DEPARTMENTS, PLANTED, reset_world, some_hotspot, world
 
 
 def _flagged(round_: Round) -> set[str]:
@@ -103,12 +39,15 @@ def test_the_hook_runs_after_the_publication() -> None:
 
 def test_it_finds_planted_hotspots_and_nothing_else(db: None) -> None:
     """Over several generated organisations, each with two planted teams: recall and precision
-    >= 0.9 (a flag on a department that contains a planted team counts as correct)."""
+    >= 0.9 (a flag on a department that contains a planted team counts as correct). Recall is
+    over the planted teams released on both sides: a planted team whose well-being cell the
+    publication hides (e.g. banded because all but one answer fall in the low band) cannot be
+    assessed, by design."""
     found = planted_assessed = correct = flagged_total = 0
     for seed in range(4):
         rng = random.Random(100 + seed)
         hot = tuple(rng.sample([f"{d}/T{i}" for d in DEPARTMENTS for i in range(1, 5)], 2))
-        [round_], _ = _world(seed=100 + seed, hot=hot)
+        [round_], _ = world(seed=100 + seed, hot=hot)
         assessed = set(
             HotspotAssessment.objects.filter(run__round=round_).values_list("team_path", flat=True)
         )
@@ -123,41 +62,20 @@ def test_it_finds_planted_hotspots_and_nothing_else(db: None) -> None:
         for h in hotspot_rows:
             assert "x the organisation median; AI Pressure" in h.reason
             assert h.figures["respondents"] >= 5 and h.figures["contributors"] >= 5
-        _reset()
-    assert planted_assessed >= 6
+        reset_world()
+    assert planted_assessed >= 5
     assert found / planted_assessed >= 0.9
     assert correct / flagged_total >= 0.9
-
-
-def _reset() -> None:
-    """Empty the organisation between generated worlds inside one test."""
-    from analytics.models import Publication, TeamDayUsage, UsageImport
-    from surveys.models import Answer, Cadence, Comment, Response
-
-    Hotspot.objects.all().delete()
-    HotspotRun.objects.all().delete()
-    Publication.objects.all().delete()
-    Answer.objects.all().delete()
-    Comment.objects.all().delete()
-    Response.objects.all().delete()
-    Invitation.objects.all().delete()
-    Round.objects.all().delete()
-    Cadence.objects.all().delete()
-    TeamDayUsage.objects.all().delete()
-    UsageImport.objects.all().delete()
-    Employee.objects.all().delete()
-    for depth in sorted(set(Team.objects.values_list("depth", flat=True)), reverse=True):
-        Team.objects.filter(depth=depth).delete()
 
 
 def test_an_organisation_without_planted_effect_flags_no_team(db: None) -> None:
     flagged_orgs = 0
     for seed in range(4):
-        [round_], _ = _world(seed=200 + seed)
+        [round_], _ = world(seed=200 + seed)
         run = HotspotRun.objects.get(round=round_)
         assert run.n_tested >= 8
         flagged_orgs += bool(_flagged(round_))
-        _reset()
+        reset_world()
     assert flagged_orgs == 0
 
 
@@ -165,9 +83,9 @@ def test_a_team_below_k_on_either_side_never_appears(db: None) -> None:
     """Eng/Tiny (3 people) answers like a hotspot; Ops/FewUsers answers like one but only 3 of
     its members use AI; Biz/OneHeavy has one person with nearly all of the usage. None of them
     may be assessed, flagged, alerted or counted; Company (the head alone) neither."""
-    [round_], _ = _world(
+    [round_], _ = world(
         seed=7,
-        hot=("Eng/T1",),
+        hot=("Ops/T1",),
         extra_teams={"Eng/Tiny": 3, "Ops/FewUsers": 10, "Biz/OneHeavy": 10},
         extra_profiles={
             "Eng/Tiny": HOT,
@@ -184,9 +102,20 @@ def test_a_team_below_k_on_either_side_never_appears(db: None) -> None:
     # Everything stored names only teams released on both sides.
     for a in run.assessments.all():
         assert a.respondents >= 5 and a.contributors >= 5
+    # The join itself gives no number for a hidden side.
+    from analytics.models import Publication
+
+    inputs = hotspots.round_inputs(publication=Publication.objects.get(round=round_))
+    by_path = {t.path: t for t in inputs.teams}
+    assert "Eng/Tiny" not in by_path or by_path["Eng/Tiny"].survey is None
+    assert by_path["Ops/FewUsers"].usage is None
+    assert by_path["Biz/OneHeavy"].usage is None
+    both = sum(1 for t in inputs.teams if t.survey is not None and t.usage is not None)
     for correlation in run.correlations:
-        assert correlation["n_teams"] <= len(paths)
-    assert "Eng/T1" in _flagged(round_)
+        assert correlation["n_teams"] <= both
+    # The positive control: a planted team beside them is found (a sibling of Eng/Tiny may be
+    # hidden itself, to protect it: secondary suppression).
+    assert "Ops/T1" in _flagged(round_)
 
 
 @pytest.fixture
@@ -197,15 +126,15 @@ def alerted_hr(db: None):  # type: ignore[no-untyped-def]
 
 
 def test_recomputing_keeps_states_and_notes(alerted_hr, django_capture_on_commit_callbacks) -> None:
-    [round_], _ = _world(seed=11, hot=("Ops/T2",))
-    hotspot = Hotspot.objects.get(team__path="Ops/T2")
+    [round_], _ = world(seed=11, hot=PLANTED)
+    hotspot = some_hotspot()
     hotspots.hotspot_update(
         hotspot=hotspot, user=alerted_hr, state=Hotspot.State.ACKNOWLEDGED, text="Talked to lead"
     )
     first_run = HotspotRun.objects.get(round=round_).pk
     with django_capture_on_commit_callbacks(execute=False):
         hotspots.hotspots_compute(round_id=round_.pk)
-    again = Hotspot.objects.get(team__path="Ops/T2")
+    again = Hotspot.objects.get(team=hotspot.team)
     assert again.pk == hotspot.pk
     assert again.state == Hotspot.State.ACKNOWLEDGED
     assert list(again.notes.values_list("text", flat=True)) == ["Talked to lead"]
@@ -217,16 +146,16 @@ def test_recomputing_keeps_states_and_notes(alerted_hr, django_capture_on_commit
 def test_the_alert_email_is_sent_once_even_if_the_task_runs_twice(
     alerted_hr, django_capture_on_commit_callbacks
 ) -> None:
-    [round_], _ = _world(seed=12, hot=("Biz/T4",))
+    [round_], _ = world(seed=12, hot=PLANTED)
     Hotspot.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         hotspots.hotspots_compute(round_id=round_.pk)
-    hotspot = Hotspot.objects.get(team__path="Biz/T4")
+    hotspot = some_hotspot()
     assert len(callbacks) == Hotspot.objects.count() >= 1
     mail.outbox.clear()
     assert send_hotspot_alert(hotspot.pk) is True
     assert send_hotspot_alert(hotspot.pk) is False
-    sent = [m for m in mail.outbox if "Biz/T4" in m.subject]
+    sent = [m for m in mail.outbox if hotspot.team.path in m.subject]
     assert len(sent) == 1
     assert sent[0].to == ["hr@org.test"]
     assert "AI Pressure" in sent[0].body and f"/results/hotspots/{hotspot.pk}/" in sent[0].body
@@ -238,11 +167,15 @@ def test_the_alert_email_is_sent_once_even_if_the_task_runs_twice(
 
 
 def test_an_unresolved_hotspot_continues_into_the_next_round(db: None) -> None:
-    rounds, _ = _world(seed=13, hot=("Eng/T3",), rounds=2)
-    hotspot = Hotspot.objects.get(team__path="Eng/T3")
-    assert hotspot.first_round == rounds[0]
-    assert hotspot.last_round == rounds[1]
-    assert Hotspot.objects.filter(team__path="Eng/T3").count() == 1
+    rounds, _ = world(seed=13, hot=PLANTED, rounds=2)
+    both = _flagged(rounds[0]) & _flagged(rounds[1])
+    assert both
+    for path in both:
+        [hotspot] = Hotspot.objects.filter(team__path=path)
+        assert hotspot.first_round == rounds[0]
+        assert hotspot.last_round == rounds[1]
+    for path in _flagged(rounds[1]) - both:
+        assert Hotspot.objects.get(team__path=path).first_round == rounds[1]
     lagged = [c for c in HotspotRun.objects.get(round=rounds[1]).correlations if c["lag"] == 1]
     assert any(c["n_teams"] >= 5 and c["r"] is not None for c in lagged)
 
@@ -250,8 +183,8 @@ def test_an_unresolved_hotspot_continues_into_the_next_round(db: None) -> None:
 def test_the_follow_up_pulse_invites_the_team_audience_only(
     alerted_hr, django_capture_on_commit_callbacks, inline_tasks
 ) -> None:
-    _world(seed=14, hot=("Ops/T3",))
-    hotspot = Hotspot.objects.get(team__path="Ops/T3")
+    world(seed=14, hot=PLANTED)
+    hotspot = some_hotspot()
     mail.outbox.clear()
     follow_up = hotspots.hotspot_follow_up_open(hotspot=hotspot, user=alerted_hr)
     assert follow_up.cadence is None and follow_up.status == Round.Status.OPEN
@@ -259,9 +192,9 @@ def test_the_follow_up_pulse_invites_the_team_audience_only(
     assert scales == {"WHO5", "AUP", "PAU", "AWI"}
     assert follow_up.questions.count() == 12
     invited = set(Invitation.objects.filter(round=follow_up).values_list("employee__team__path"))
-    assert invited == {("Ops/T3",)}
-    assert Invitation.objects.filter(round=follow_up).count() == 10
-    assert len(mail.outbox) == 10
+    assert invited == {(hotspot.team.path,)}
+    assert Invitation.objects.filter(round=follow_up).count() == 14
+    assert len(mail.outbox) == 14
     hotspot.refresh_from_db()
     assert hotspot.state == Hotspot.State.FOLLOW_UP_SENT
     assert hotspot.follow_up_round == follow_up
@@ -269,7 +202,7 @@ def test_the_follow_up_pulse_invites_the_team_audience_only(
     # Asking again returns the same round and invites nobody twice.
     assert hotspots.hotspot_follow_up_open(hotspot=hotspot, user=alerted_hr) == follow_up
     assert Round.objects.filter(cadence__isnull=True).count() == 1
-    assert len(mail.outbox) == 10
+    assert len(mail.outbox) == 14
     # A closed follow-up is published but not assessed against the organisation.
     from surveys.services.delivery import round_after_close, round_close
 
@@ -279,8 +212,8 @@ def test_the_follow_up_pulse_invites_the_team_audience_only(
 
 
 def test_a_state_change_needs_a_known_state_and_a_fresh_view(alerted_hr) -> None:
-    _world(seed=15, hot=("Biz/T1",))
-    hotspot = Hotspot.objects.get(team__path="Biz/T1")
+    world(seed=15, hot=PLANTED)
+    hotspot = some_hotspot()
     with pytest.raises(hotspots.HotspotError):
         hotspots.hotspot_update(hotspot=hotspot, user=alerted_hr, state="forgotten")
     with pytest.raises(hotspots.HotspotError):
