@@ -7,6 +7,7 @@ states; only HR opens a follow-up pulse."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -72,6 +73,9 @@ class Point:
     css: str
     wellbeing: float | None
     label: str
+    label_dx: float  # labels of points in the right third go to their left
+    label_anchor: str
+    label_y: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +129,30 @@ def quadrant(points: list[HotspotAssessment], run: HotspotRun) -> Quadrant:
     drawn = []
     for a in sorted(points, key=lambda p: -p.respondents):  # small circles on top
         wellbeing = wellbeing_of(a)
+        cx, r = x_of(a.intensity), round(min(40.0, 3.0 * math.sqrt(a.respondents)), 1)
+        right = cx > LEFT + plot_w * 2 / 3
         drawn.append(
             Point(
                 assessment=a,
-                cx=x_of(a.intensity),
+                cx=cx,
                 cy=y_of(a.pressure),
-                r=round(min(40.0, 3.0 * math.sqrt(a.respondents)), 1),
+                r=r,
                 css=_wellbeing_class(wellbeing)
                 + (" is-hotspot" if a.status == HotspotAssessment.Status.HOTSPOT else ""),
                 wellbeing=wellbeing,
-                label=a.team_path.rsplit("/", 1)[-1],
+                label=a.team_path,
+                label_dx=-r - 2 if right else r + 2,
+                label_anchor="end" if right else "start",
             )
         )
+    # Hotspot labels, top to bottom, at least one line apart.
+    placed = -math.inf
+    for i in sorted(
+        (i for i, p in enumerate(drawn) if p.assessment.status == HotspotAssessment.Status.HOTSPOT),
+        key=lambda i: drawn[i].cy,
+    ):
+        placed = max(drawn[i].cy + 4, placed + 14)
+        drawn[i] = dataclasses.replace(drawn[i], label_y=placed)
     org_pressure = run.organisation.get("ai_pressure")
     return Quadrant(
         points=drawn,

@@ -354,3 +354,7 @@ class HotspotNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note on hotspot {self.hotspot_id}"
+
+    @property
+    def state_to_label(self) -> str:
+        return str(Hotspot.State(self.state_to).label) if self.state_to else ""
