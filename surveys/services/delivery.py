@@ -35,6 +35,7 @@ from django.db import connection as db_connection
 from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import escape
 
 from surveys.models import (
     Cadence,
@@ -313,25 +314,28 @@ def _recipients(invitations: QuerySet[Invitation]) -> list[_Recipient]:
     return [_Recipient(*row) for row in rows]
 
 
+_NAME_SLOT = "PULSE-SLOT-NAME-7f3a"
+_URL_SLOT = "PULSE-SLOT-URL-7f3a"
+
+
 class _Mailer:
-    """Builds the invitation and reminder emails of a batch. What is the same for every email
-    of a round (the round, its question count) is read once per round, not once per email."""
+    """Builds the invitation and reminder emails of a batch. Both templates are rendered once
+    per round and kind, with slots for the two things that differ per person (the name,
+    HTML-escaped in the HTML part, and the personal link), which are then filled in: the same
+    bytes as rendering each email, without rendering each email."""
 
     def __init__(self, connection: BaseEmailBackend) -> None:
         self.connection = connection
-        self._rounds: dict[int, tuple[Round, int]] = {}
+        self._parts: dict[tuple[int, str], tuple[str, str, str]] = {}
 
-    def message(self, recipient: _Recipient, *, kind: str) -> EmailMultiAlternatives:
-        if recipient.round_id not in self._rounds:
-            round_ = Round.objects.get(pk=recipient.round_id)
-            self._rounds[recipient.round_id] = (round_, round_.questions.count())
-        round_, question_count = self._rounds[recipient.round_id]
+    def _render(self, round_id: int, kind: str) -> tuple[str, str, str]:
+        round_ = Round.objects.get(pk=round_id)
         context = {
-            "employee_name": recipient.name,
-            "url": invitation_url(recipient.nonce),
+            "employee_name": _NAME_SLOT,
+            "url": _URL_SLOT,
             "round": round_,
             "closes_at": round_.closes_at,
-            "question_count": question_count,
+            "question_count": round_.questions.count(),
             "min_group_size": settings.PULSE_MIN_GROUP_SIZE,
             "kind": kind,
         }
@@ -340,15 +344,28 @@ class _Mailer:
             if kind == "invitation"
             else "Reminder: your anonymous pulse closes soon"
         )
+        return (
+            subject,
+            render_to_string("surveys/email/invitation.txt", context),
+            render_to_string("surveys/email/invitation.html", context),
+        )
+
+    def message(self, recipient: _Recipient, *, kind: str) -> EmailMultiAlternatives:
+        key = (recipient.round_id, kind)
+        if key not in self._parts:
+            self._parts[key] = self._render(recipient.round_id, kind)
+        subject, text, html = self._parts[key]
+        url = invitation_url(recipient.nonce)
         message = EmailMultiAlternatives(
             subject=subject,
-            body=render_to_string("surveys/email/invitation.txt", context),
+            body=text.replace(_NAME_SLOT, recipient.name).replace(_URL_SLOT, url),
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[recipient.email],
             connection=self.connection,
         )
         message.attach_alternative(
-            render_to_string("surveys/email/invitation.html", context), "text/html"
+            html.replace(_NAME_SLOT, escape(recipient.name)).replace(_URL_SLOT, escape(url)),
+            "text/html",
         )
         return message
 
@@ -423,12 +440,15 @@ def invitations_send_due(
                 pk__in=due_ids[start : start + SEND_BATCH],
                 sent_at__isnull=True,
             ).update(claim_token=token, claimed_at=claimed_at)
-            for recipient in _recipients(Invitation.objects.filter(claim_token=token)):
-                mailer.message(recipient, kind="invitation").send()
-                Invitation.objects.filter(
-                    pk=recipient.pk, claim_token=token, sent_at__isnull=True
-                ).update(sent_at=timezone.now())
-                sent += 1
+            mark = (
+                f"UPDATE {Invitation._meta.db_table} SET sent_at = %s "
+                "WHERE id = %s AND claim_token = %s AND sent_at IS NULL"
+            )
+            with db_connection.cursor() as cursor:
+                for recipient in _recipients(Invitation.objects.filter(claim_token=token)):
+                    mailer.message(recipient, kind="invitation").send()
+                    cursor.execute(mark, [timezone.now(), recipient.pk, token])
+                    sent += 1
     return sent
 
 

@@ -41,7 +41,7 @@ def test_hr_uploads_a_roster_and_sees_the_summary(
     page.get_by_label("Roster file (CSV, UTF-8)").set_input_files(str(roster))
     page.get_by_role("button", name="Upload and import").click()
 
-    # The status page refreshes itself (no JavaScript needed) until the worker is done.
+    # The status page reloads itself (pulse.js; a "Refresh progress" link without JavaScript).
     page.wait_for_url(re.compile(r"/hr/roster/imports/"))
     page.get_by_text("Imported", exact=True).wait_for(timeout=60_000)
     assert _serious_violations(page) == []

@@ -262,3 +262,18 @@ def test_a_lost_chunk_is_recreated_and_sent_by_the_next_tick(cadence, inline_tas
 
     assert Invitation.objects.count() == 5
     assert sorted(m.to[0] for m in mail.outbox) == ["api1@acme.test", "api2@acme.test"]
+
+
+def test_each_email_is_personal_and_the_name_is_escaped_in_html(
+    cadence, inline_tasks, clock
+) -> None:
+    from surveys.models import Employee
+
+    Employee.objects.filter(email="api1@acme.test").update(name="Ana <b>&amp; Co")
+    rounds_open_due()
+    ana = next(m for m in mail.outbox if m.to == ["api1@acme.test"])
+    boss = next(m for m in mail.outbox if m.to == ["boss@acme.test"])
+    assert "Hello Ana <b>&amp; Co," in ana.body
+    assert "Hello Ana &lt;b&gt;&amp;amp; Co," in ana.alternatives[0][0]
+    assert _links([ana]) != _links([boss])
+    assert "PULSE-SLOT" not in ana.body + ana.alternatives[0][0]
