@@ -195,3 +195,28 @@ def round_list_with_participation() -> list[tuple[Round, Participation, int]]:
         )
         for r in rounds
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutProgress:
+    total: int
+    created: int
+    sent: int
+    waiting: int
+
+    @property
+    def in_progress(self) -> bool:
+        """Invitations still being created, or due and not yet sent."""
+        return self.created < self.total or self.sent + self.waiting < self.created
+
+
+def round_fanout_progress(round_: Round) -> FanoutProgress:
+    """How far the round's invitation fan-out has gone (for HR's progress display)."""
+    from django.utils import timezone
+
+    counts = round_.invitations.aggregate(
+        created=Count("pk"),
+        sent=Count("pk", filter=Q(sent_at__isnull=False)),
+        waiting=Count("pk", filter=Q(sent_at__isnull=True, send_at__gt=timezone.now())),
+    )
+    return FanoutProgress(total=max(round_.fanout_total, counts["created"]), **counts)

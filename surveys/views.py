@@ -261,6 +261,7 @@ def round_detail(request: HttpRequest, round_id: int) -> HttpResponse:
     context = {
         "round": round_,
         "participation": selectors.round_participation(round_),
+        "fanout": selectors.round_fanout_progress(round_),
         "min_group_size": settings.PULSE_MIN_GROUP_SIZE,
     }
     return render(request, "hr/round.html", context)

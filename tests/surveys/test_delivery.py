@@ -277,3 +277,16 @@ def test_each_email_is_personal_and_the_name_is_escaped_in_html(
     assert "Hello Ana &lt;b&gt;&amp;amp; Co," in ana.alternatives[0][0]
     assert _links([ana]) != _links([boss])
     assert "PULSE-SLOT" not in ana.body + ana.alternatives[0][0]
+
+
+def test_hr_sees_fan_out_progress_with_local_times_waiting(
+    cadence, inline_tasks, clock, hr_user
+) -> None:
+    from surveys.models import Employee
+    from tests.conftest import client_for
+
+    Employee.objects.filter(email="api2@acme.test").update(timezone="America/New_York")
+    rounds_open_due()
+    page = client_for(hr_user).get(f"/hr/rounds/{Round.objects.get().pk}/").content.decode()
+    assert "4 of 5 invitation emails sent; 1 wait for their recipients' local opening time" in page
+    assert "data-auto-refresh" not in page  # nothing in progress: only a scheduled wait
