@@ -76,16 +76,13 @@ def plain_loop(cadence_id: int, day: dt.date) -> int:
     """The baseline: the same invitations and emails, by one straightforward loop."""
     import secrets
 
-    from django.conf import settings
-    from django.core.mail import EmailMultiAlternatives, get_connection
-    from django.template.loader import render_to_string
+    from django.core.mail import get_connection
     from django.utils import timezone
 
     from surveys.models import Cadence, Invitation, Round
     from surveys.services.delivery import (
         audience,
         invitation_token,
-        invitation_url,
         round_questions,
         token_hash,
     )
@@ -119,28 +116,16 @@ def plain_loop(cadence_id: int, day: dt.date) -> int:
         ],
         batch_size=1000,
     )
-    base = {
-        "round": round_,
-        "closes_at": round_.closes_at,
-        "question_count": len(questions),
-        "min_group_size": settings.PULSE_MIN_GROUP_SIZE,
-        "kind": "invitation",
-    }
+    # The same email builder as production (templates rendered once per round, personal slots
+    # filled in), so that the ratio measures the fan-out machinery, not the rendering.
+    from surveys.services.delivery import _Mailer, _Recipient
+
     sent = 0
     with get_connection() as connection:
-        for (_, name, email), nonce in zip(people, nonces, strict=True):
-            context = {**base, "employee_name": name, "url": invitation_url(nonce)}
-            message = EmailMultiAlternatives(
-                subject="A 3-minute anonymous pulse: how are you doing?",
-                body=render_to_string("surveys/email/invitation.txt", context),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=[email],
-                connection=connection,
-            )
-            message.attach_alternative(
-                render_to_string("surveys/email/invitation.html", context), "text/html"
-            )
-            sent += message.send()
+        mailer = _Mailer(connection)
+        for (pk, name, email), nonce in zip(people, nonces, strict=True):
+            recipient = _Recipient(pk=pk, round_id=round_.pk, nonce=nonce, name=name, email=email)
+            sent += mailer.message(recipient, kind="invitation").send()
     Invitation.objects.filter(round=round_).update(sent_at=timezone.now())
     return sent
 
