@@ -220,12 +220,22 @@ def raw_answers(round_: Round) -> Raw:
     return Raw(attrs, {m.code: m for m in _measures(answers, questions)})
 
 
-def attack(raw: Raw, seen: Seen, *, known: Iterable[int] = ()) -> dict[str, tuple[int, ...]]:
+def attack(
+    raw: Raw,
+    seen: Seen,
+    *,
+    known: Iterable[int] = (),
+    percentages: bool = True,
+    distributions: bool = True,
+) -> dict[str, tuple[int, ...]]:
     """Run the least-squares / LP attacker over every published sum: for each measure, the
     shown cells' sums (score x n; the attacker is even given the exact sums, not the rounded
     scores), the top-2 and risk-band counts (0/1 indicators) and the distributions (one 0/1
     indicator per answer option), with the answer bounds. `known`: respondents whose answers
-    the attacker knows (an insider). Returns measure -> respondents disclosed beyond `known`.
+    the attacker knows (an insider); `percentages=False` leaves the top-2 and risk-band counts
+    out (see the known limit in `test_a_unanimous_set_that_is_not_a_cell_cannot_be_derived`),
+    `distributions=False` the per-option counts (known limit: see test_system_random.py).
+    Returns measure -> respondents disclosed beyond `known`.
 
     Also checks that the published n and the rounded score agree with the raw answers, so that
     the membership the attacker reconstructs is the real one."""
@@ -241,10 +251,10 @@ def attack(raw: Raw, seen: Seen, *, known: Iterable[int] = ()) -> dict[str, tupl
         keys = seen.cells(code)
         problems.append((code, keys, values, lower, upper, step))
         for field, flag in (("top2", _top2_flags), ("risk_share", _risk_flags)):
-            flagged = seen.cells(code, field)
+            flagged = seen.cells(code, field) if percentages else []
             if flagged:
                 problems.append((f"{code}:{field}", flagged, flag(measure, who), 0, 1, 1))
-        dist_keys = [k for k in keys if seen.shown[(k, code)]["distribution"]]
+        dist_keys = [k for k in keys if seen.shown[(k, code)]["distribution"] and distributions]
         for option, (anchor, _) in enumerate(measure.anchors):
             if dist_keys:
                 indicator = np.array([float(measure.values[i] == anchor) for i in who])
@@ -682,7 +692,9 @@ def test_unanimous_groups_get_bands_never_100_percent(db: None) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="known limit: rule 6 is checked on cells, not on every set the published cells "
-    "derive (here Calm + Split = organisation - Mixed: 13 people, all in the top-2 box)",
+    "derive (here Calm + Split = organisation - Mixed: 13 people, all in the top-2 box); with "
+    "two categories, a derived residual of 5 people all on one side is common in random "
+    "organisations (test_system_random.py found one for a WHO-5 item)",
 )
 def test_a_unanimous_set_that_is_not_a_cell_cannot_be_derived(db: None) -> None:
     emails = roster(
