@@ -10,36 +10,22 @@ writes the usage), and it reports to HR the identifiers that matched nobody on t
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 
-from surveys.models import Team
+from surveys.models import BackgroundImport, Team
 
 
-class UsageImport(models.Model):
+class UsageImport(BackgroundImport):
     """One import of one delivery (one or more files of one format) and its outcome."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Imported"
-        FAILED = "failed", "Refused (nothing changed)"
 
     class Origin(models.TextChoices):
         UPLOAD = "upload", "HR console or API upload"
         COMMAND = "command", "import_usage command"
 
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     format = models.CharField(max_length=40)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.UPLOAD)
     filenames = models.JSONField(default=list)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    phase = models.CharField(max_length=100, blank=True)
     total_bytes = models.BigIntegerField(default=0)
     processed_bytes = models.BigIntegerField(default=0)
     rows_read = models.BigIntegerField(default=0)
@@ -63,20 +49,12 @@ class UsageImport(models.Model):
     # Organisation-wide totals of rows that are not people (API keys, service accounts).
     service_totals = models.JSONField(default=dict, blank=True)
     ignored_fields = models.JSONField(default=list, blank=True)
-    errors = models.JSONField(default=list, blank=True)
-    error_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.format}: {', '.join(self.filenames)} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     @property
     def percent(self) -> int:

@@ -321,21 +321,15 @@ class CadenceData(serializers.Serializer):
 
 
 def _cadence_data(cadence: Cadence) -> dict[str, object]:
-    return {
-        "id": cadence.pk,
-        "name": cadence.name,
-        "template": cadence.template_id,
-        "audience": list(cadence.audience.values_list("path", flat=True)),
-        "excluded": list(cadence.excluded.values_list("path", flat=True)),
-        "frequency": cadence.frequency,
-        "interval_weeks": cadence.interval_weeks,
-        "weekday": cadence.weekday,
-        "local_time": cadence.local_time,
-        "start_date": cadence.start_date,
-        "window_days": cadence.window_days,
-        "reminder_offsets": cadence.reminder_offsets,
-        "is_active": cadence.is_active,
-    }
+    """The console's form data, with teams as paths and reminders as a list."""
+    data = selectors.cadence_initial(cadence)
+    data.update(
+        id=cadence.pk,
+        audience=list(cadence.audience.values_list("path", flat=True)),
+        excluded=list(cadence.excluded.values_list("path", flat=True)),
+        reminder_offsets=cadence.reminder_offsets,
+    )
+    return data
 
 
 def _cadence_save(data: dict[str, object], cadence: Cadence | None) -> Cadence:

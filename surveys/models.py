@@ -142,11 +142,10 @@ class Role(models.Model):
         return f"{self.user} ({self.get_kind_display()})"
 
 
-class RosterImport(models.Model):
-    """One roster upload and its outcome; the HR console shows these as the import history.
-
-    The file's bytes are kept in the row so that any worker host can run the import.
-    """
+class BackgroundImport(models.Model):
+    """What every import run by a worker records: who uploaded it, its status and phase for
+    the progress page, every problem when refused, and when it finished. Imports are refused
+    whole (status FAILED means nothing changed)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for a worker"
@@ -158,11 +157,30 @@ class RosterImport(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    phase = models.CharField(max_length=100, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class RosterImport(BackgroundImport):
+    """One roster upload and its outcome; the HR console shows these as the import history.
+
+    The file's bytes are kept in the row so that any worker host can run the import.
+    """
+
     filename = models.CharField(max_length=255)
     content = models.BinaryField()
     deactivate_missing = models.BooleanField(default=False)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    phase = models.CharField(max_length=100, blank=True)
     total_rows = models.PositiveIntegerField(null=True, blank=True)
     processed_rows = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
@@ -170,20 +188,12 @@ class RosterImport(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     deactivated = models.PositiveIntegerField(default=0)
     teams_created = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True)
-    error_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     @property
     def percent(self) -> int:

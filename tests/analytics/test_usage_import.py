@@ -279,7 +279,9 @@ def test_hr_uploads_several_files_and_sees_the_outcome(
     record = UsageImport.objects.get()
     assert record.filenames == [p.name for p in AMAZON_Q_PARTS]
     pending = client.get(response["Location"]).content.decode()
-    assert '<meta http-equiv="refresh"' in pending and "<progress" in pending
+    assert (
+        "data-auto-refresh" in pending and "Refresh progress" in pending and "<progress" in pending
+    )
     usage_import_run(import_id=record.pk)
     done = client.get(response["Location"]).content.decode()
     assert "Rows read" in done and "Team-days written" in done
