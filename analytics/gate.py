@@ -18,6 +18,7 @@ survey round in local time passes the UTC days that cover it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -404,9 +405,14 @@ class ReleasedTeamSurvey:
     constructs: dict[str, ReleasedConstruct]
 
 
-def _construct_from(entry: dict[str, object], k: int) -> ReleasedConstruct | None:
+@functools.lru_cache(maxsize=4096)
+def _t975(df: int) -> float:
     from scipy import stats
 
+    return float(stats.t.ppf(0.975, df))
+
+
+def _construct_from(entry: dict[str, object], k: int) -> ReleasedConstruct | None:
     if not entry.get("shown") or entry.get("score") is None:
         return None
     n = int(entry.get("n") or 0)  # type: ignore[call-overload]
@@ -414,7 +420,7 @@ def _construct_from(entry: dict[str, object], k: int) -> ReleasedConstruct | Non
     if n < k or low is None or high is None:
         return None
     half = (float(high) - float(low)) / 2  # type: ignore[arg-type]
-    sd = half * n**0.5 / float(stats.t.ppf(0.975, n - 1))
+    sd = half * n**0.5 / _t975(n - 1)
     mean = min(100.0, max(0.0, float(entry["score"])))  # type: ignore[arg-type]
     return ReleasedConstruct(mean=mean, sd=max(0.0, sd), n=n)
 
@@ -444,7 +450,8 @@ class ReleasedUsagePeriod:
     """A team's usage of one measure (one metric per source) over a period. When released:
     `total`, `contributors` (lower bound of distinct people: the largest daily count),
     `person_days` (sum of daily contributors), `top_share` (upper bound of one person's share)
-    and `daily` (per-day usage per contributing person). When hidden: only the reason."""
+    and the mean and SD over `days` of the daily usage per contributing person. When hidden:
+    only the reason."""
 
     team_id: int
     hidden_reason: str
@@ -452,7 +459,9 @@ class ReleasedUsagePeriod:
     contributors: int = 0
     person_days: int = 0
     top_share: float | None = None
-    daily: tuple[float, ...] = ()
+    days: int = 0
+    daily_mean: float = 0.0
+    daily_sd: float | None = None
 
     @property
     def shown(self) -> bool:
@@ -466,6 +475,23 @@ class ReleasedUsagePeriod:
         return self.total / self.person_days
 
 
+_PERIOD_SQL = """
+SELECT team_id, SUM(t), MAX(c_max), SUM(c_sum), SUM(m), SUM(unknown),
+       COUNT(CASE WHEN c_sum > 0 THEN 1 END),
+       SUM(CASE WHEN c_sum > 0 THEN t / c_sum END),
+       SUM(CASE WHEN c_sum > 0 THEN (t / c_sum) * (t / c_sum) END)
+FROM (
+    SELECT team_id, day, SUM(total) AS t, MAX(contributors) AS c_max,
+           SUM(contributors) AS c_sum, SUM(max_single) AS m,
+           SUM(CASE WHEN contributors IS NULL OR max_single IS NULL THEN 1 ELSE 0 END) AS unknown
+    FROM {table}
+    WHERE day >= %s AND day <= %s AND ({which})
+    GROUP BY team_id, day
+) AS per_day
+GROUP BY team_id
+"""
+
+
 def usage_release_period(
     *, start: dt.date, end: dt.date, metric_by_source: dict[str, str]
 ) -> dict[int, ReleasedUsagePeriod]:
@@ -473,51 +499,44 @@ def usage_release_period(
     for each source, summed over sources, released or hidden by rule 11 with the same bounds as
     `usage_release_for_team` (taken over every source-day: distinct people >= the largest daily
     count; one person's total <= the sum of daily maxima). A team with no usage has no entry.
-    One query for the whole organisation; for server-side computation acting for HR."""
+    One aggregate query for the whole organisation (per team and day, then per team); for
+    server-side computation acting for HR."""
+    from django.db import connection
+
     if not metric_by_source:
         return {}
-    which = Q()
-    for source, metric in metric_by_source.items():
-        which |= Q(source=source, metric=metric)
-    rows = (
-        TeamDayUsage.objects.filter(which, day__gte=start, day__lte=end)
-        .values_list("team_id", "day", "total", "contributors", "max_single")
-        .order_by("team_id", "day")
-    )
-    per_team: dict[int, dict[dt.date, list[float]]] = {}
-    unknown: set[int] = set()
-    for team_id, day, total, contributors, max_single in rows.iterator(chunk_size=10_000):
-        if contributors is None or max_single is None:
-            unknown.add(team_id)
-            continue
-        entry = per_team.setdefault(team_id, {}).setdefault(day, [0.0, 0, 0, 0.0])
-        entry[0] += total
-        entry[1] += contributors
-        entry[2] = max(entry[2], contributors)
-        entry[3] += max_single
+    which = " OR ".join("(source = %s AND metric = %s)" for _ in metric_by_source)
+    params: list[object] = [start.isoformat(), end.isoformat()]
+    for source, metric in sorted(metric_by_source.items()):
+        params += [source, metric]
+    sql = _PERIOD_SQL.format(table=TeamDayUsage._meta.db_table, which=which)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     out: dict[int, ReleasedUsagePeriod] = {}
-    for team_id in unknown:
-        out[team_id] = ReleasedUsagePeriod(team_id, USAGE_HIDDEN_NO_BREAKDOWN)
-    for team_id, days in per_team.items():
-        if team_id in unknown:
+    for team_id, total, lower, person_days, upper, unknown, days, x_sum, x_squares in rows:
+        if unknown:
+            out[team_id] = ReleasedUsagePeriod(team_id, USAGE_HIDDEN_NO_BREAKDOWN)
             continue
-        total = sum(d[0] for d in days.values())
-        lower = int(max(d[2] for d in days.values()))
-        upper = sum(d[3] for d in days.values())
+        total = float(total or 0.0)
         reason = usage_release_decision(
-            total=total, contributors_lower_bound=lower, max_single_upper_bound=upper
+            total=total, contributors_lower_bound=int(lower), max_single_upper_bound=float(upper)
         )
         if reason:
             out[team_id] = ReleasedUsagePeriod(team_id, reason)
             continue
+        mean = float(x_sum) / days if days else 0.0
+        variance = (float(x_squares) - days * mean * mean) / (days - 1) if days > 1 else None
         out[team_id] = ReleasedUsagePeriod(
             team_id,
             "",
             total=total,
-            contributors=lower,
-            person_days=int(sum(d[1] for d in days.values())),
-            top_share=upper / total,
-            daily=tuple(d[0] / d[1] for _, d in sorted(days.items()) if d[1] > 0),
+            contributors=int(lower),
+            person_days=int(person_days),
+            top_share=float(upper) / total,
+            days=int(days),
+            daily_mean=mean,
+            daily_sd=None if variance is None else max(0.0, variance) ** 0.5,
         )
     return out
 

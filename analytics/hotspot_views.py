@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from analytics import gate, hotspots
@@ -75,12 +76,14 @@ class Point:
     label: str
     label_dx: float  # labels of points in the right third go to their left
     label_anchor: str
+    texts: dict[str, str]  # the figures as shown in the <title> and the table
     label_y: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Quadrant:
     points: list[Point]
+    rows: list[Point]  # the same points in path order: the table equivalent
     x_ticks: list[tuple[float, str]]
     y_ticks: list[tuple[float, str]]
     median_x: float | None
@@ -92,6 +95,32 @@ class Quadrant:
     right_edge: int = WIDTH - RIGHT
     top: int = TOP
     bottom_edge: int = HEIGHT - BOTTOM
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{round(100 * value)}%"
+
+
+def _texts(a: HotspotAssessment, wellbeing: float | None, metric: str) -> dict[str, str]:
+    """Formatted once here: a page of 2,000 teams would spend most of its time in template
+    filters otherwise."""
+    texts = {
+        "intensity": f"{a.intensity:,.0f}",
+        "ratio": f"{a.intensity_ratio:.1f}",
+        "active": _percent(a.active_share),
+        "change": "—" if a.change is None else f"{round(100 * a.change):+d}%",
+        "pressure": f"{a.pressure:.0f}",
+        "wellbeing": "—" if wellbeing is None else f"{wellbeing:.0f}",
+        "status": a.get_status_display(),
+    }
+    texts["title"] = (
+        f"{a.team_path}: {texts['intensity']} {metric} per person per day "
+        f"({texts['ratio']}\u00d7 the median); AI Pressure {texts['pressure']}; well-being "
+        f"{'not released' if wellbeing is None else texts['wellbeing']}; "
+        f"{a.respondents} respondents"
+        + ("; hotspot" if a.status == HotspotAssessment.Status.HOTSPOT else "")
+    )
+    return texts
 
 
 def finest(assessments: list[HotspotAssessment]) -> list[HotspotAssessment]:
@@ -143,6 +172,7 @@ def quadrant(points: list[HotspotAssessment], run: HotspotRun) -> Quadrant:
                 label=a.team_path,
                 label_dx=-r - 2 if right else r + 2,
                 label_anchor="end" if right else "start",
+                texts=_texts(a, wellbeing, run.metric or "usage"),
             )
         )
     # Hotspot labels, top to bottom, at least one line apart.
@@ -156,6 +186,7 @@ def quadrant(points: list[HotspotAssessment], run: HotspotRun) -> Quadrant:
     org_pressure = run.organisation.get("ai_pressure")
     return Quadrant(
         points=drawn,
+        rows=sorted(drawn, key=lambda p: p.assessment.team_path),
         x_ticks=x_ticks,
         y_ticks=[(y_of(v), str(v)) for v in range(0, 101, 20)],
         median_x=x_of(median) if median else None,
@@ -183,6 +214,7 @@ def hotspots_home(request: HttpRequest) -> HttpResponse:
         context.update(
             {
                 "quadrant": quadrant(shown, run),  # type: ignore[arg-type]
+                "timeline_prefix": reverse("results:hotspot_team", args=[0])[: -len("0/")],
                 "found": found,
                 "earlier": [
                     h for h in hotspots_visible_to(request.user, open_only=True) if h not in found

@@ -44,11 +44,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
 
-import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Count
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -146,32 +146,27 @@ def _measure_for(start: dt.date, end: dt.date) -> tuple[IntensityMeasure | None,
 def _headcounts() -> dict[str, int]:
     """Active employees per team path, each counted in its team and every ancestor."""
     counts: dict[str, int] = defaultdict(int)
-    rows = Employee.objects.active().values_list("team__path", flat=True)
-    for path in rows.iterator(chunk_size=10_000):
+    rows = Employee.objects.active().values_list("team__path").annotate(n=Count("pk"))
+    for path, n in rows.order_by():
         parts = path.split("/")
         for i in range(1, len(parts) + 1):
-            counts["/".join(parts[:i])] += 1
+            counts["/".join(parts[:i])] += n
     return counts
 
 
-def _log_se(daily: tuple[float, ...]) -> float | None:
+def _log_se(released: gate.ReleasedUsagePeriod) -> float | None:
     """SE of log intensity from the day-to-day fluctuation of usage per contributing person."""
-    if len(daily) < 2:
+    if released.days < 2 or released.daily_sd is None or released.daily_mean <= 0:
         return None
-    values = np.asarray(daily)
-    mean = float(values.mean())
-    if mean <= 0:
-        return None
-    return float(values.std(ddof=1) / mean / math.sqrt(values.size))
+    return released.daily_sd / released.daily_mean / math.sqrt(released.days)
 
 
 def _active_share(released: gate.ReleasedUsagePeriod, headcount: int) -> float | None:
     """The average share of the team active on a day of the period: active person-days over
     headcount x days (capped at 1: a person using two tools on one day counts twice)."""
-    days = len(released.daily)
-    if not headcount or not days:
+    if not headcount or not released.days:
         return None
-    return min(1.0, released.person_days / (headcount * days))
+    return min(1.0, released.person_days / (headcount * released.days))
 
 
 def _survey_side(
@@ -232,7 +227,7 @@ def round_inputs(*, publication: Publication, k: int | None = None) -> RoundInpu
                 active_share=_active_share(released, people),
                 change=intensity / previous_intensity - 1 if previous_intensity else None,
                 top_share=released.top_share,
-                log_se=_log_se(released.daily),
+                log_se=_log_se(released),
             )
         teams.append(TeamRound(cell.team_id, cell.team_path, survey, usage))
     return RoundInputs(teams, OrgReference(means=org_means), (start, end), measure)

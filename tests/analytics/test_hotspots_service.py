@@ -44,7 +44,7 @@ def test_it_finds_planted_hotspots_and_nothing_else(db: None) -> None:
     publication hides (e.g. banded because all but one answer fall in the low band) cannot be
     assessed, by design."""
     found = planted_assessed = correct = flagged_total = 0
-    for seed in range(4):
+    for seed in range(5):
         rng = random.Random(100 + seed)
         hot = tuple(rng.sample([f"{d}/T{i}" for d in DEPARTMENTS for i in range(1, 5)], 2))
         [round_], _ = world(seed=100 + seed, hot=hot)
@@ -63,7 +63,7 @@ def test_it_finds_planted_hotspots_and_nothing_else(db: None) -> None:
             assert "x the organisation median; AI Pressure" in h.reason
             assert h.figures["respondents"] >= 5 and h.figures["contributors"] >= 5
         reset_world()
-    assert planted_assessed >= 5
+    assert planted_assessed >= 7
     assert found / planted_assessed >= 0.9
     assert correct / flagged_total >= 0.9
 
@@ -166,17 +166,19 @@ def test_the_alert_email_is_sent_once_even_if_the_task_runs_twice(
     assert len(again) == Hotspot.objects.filter(alerted_at__isnull=True).count()
 
 
-def test_an_unresolved_hotspot_continues_into_the_next_round(db: None) -> None:
-    rounds, _ = world(seed=13, hot=PLANTED, rounds=2)
-    both = _flagged(rounds[0]) & _flagged(rounds[1])
-    assert both
-    for path in both:
+def test_an_unresolved_hotspot_continues_into_the_next_round_that_flags_it(db: None) -> None:
+    """Three rounds (waves A, B, A). A team flagged in the first and the third round keeps one
+    hotspot row (one alert), whatever the second round said (its CBI cells may be banded)."""
+    rounds, _ = world(seed=13, hot=PLANTED, rounds=3)
+    again = _flagged(rounds[0]) & _flagged(rounds[2])
+    assert again
+    for path in again:
         [hotspot] = Hotspot.objects.filter(team__path=path)
         assert hotspot.first_round == rounds[0]
-        assert hotspot.last_round == rounds[1]
-    for path in _flagged(rounds[1]) - both:
-        assert Hotspot.objects.get(team__path=path).first_round == rounds[1]
-    lagged = [c for c in HotspotRun.objects.get(round=rounds[1]).correlations if c["lag"] == 1]
+        assert hotspot.last_round == rounds[2]
+    for path in _flagged(rounds[2]) - _flagged(rounds[0]) - _flagged(rounds[1]):
+        assert Hotspot.objects.get(team__path=path).first_round == rounds[2]
+    lagged = [c for c in HotspotRun.objects.get(round=rounds[2]).correlations if c["lag"] == 1]
     assert any(c["n_teams"] >= 5 and c["r"] is not None for c in lagged)
 
 

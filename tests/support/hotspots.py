@@ -7,7 +7,6 @@ import datetime as dt
 import random
 
 from analytics.demo import (
-    HOT,
     NORMAL,
     TeamProfile,
     round_answered,
@@ -20,6 +19,9 @@ from surveys.services.config import cadence_save
 from tests.support.rounds import build_org
 
 DAY0 = dt.date(2026, 3, 2)  # a Monday
+# Planted teams of the service tests: clearly hot, but not so uniformly unwell that the
+# publication bands their well-being (all but one answer in the low band hides the cell).
+PLANTED_PROFILE = TeamProfile(pressure=80.0, wellbeing=35.0, intensity=90_000.0, active=0.95)
 DEPARTMENTS = ("Eng", "Ops", "Biz")
 
 
@@ -48,7 +50,7 @@ def world(
         )
         for path in teams
     }
-    profiles.update(dict.fromkeys(hot, HOT))
+    profiles.update(dict.fromkeys(hot, PLANTED_PROFILE))
     profiles.update(extra_profiles or {})
     last = DAY0 + dt.timedelta(weeks=2 * (rounds - 1))
     files = usage_exports(
