@@ -64,6 +64,7 @@ class Measure:
     kind: str  # "count", "scale", "index", "item", "recommendation"
     values: dict[int, float] = field(default_factory=dict)  # respondent index -> value
     categories: dict[int, object] = field(default_factory=dict)  # respondent -> category
+    scores: dict[int, float] = field(default_factory=dict)  # items: respondent -> 0-100 score
     scale: scoring.ScaleSpec | None = None
     item: scoring.ItemSpec | None = None
     anchors: list[tuple[float, str]] = field(default_factory=list)
@@ -166,6 +167,13 @@ def _measures(
             if value is not None:
                 measure.values[i] = value
                 measure.categories[i] = value
+        if measure.item is not None:
+            # Once per respondent, not once per cell they belong to (about nine cells each).
+            to_0_100 = {
+                value: scoring.item_score_0_100(kind, value, reverse=question.reverse)
+                for value, _ in scoring.ANCHORS[kind]
+            }
+            measure.scores = {i: to_0_100[v] for i, v in measure.values.items()}
         measures.append(measure)
     return measures
 
@@ -285,13 +293,7 @@ def _figures_for(measure: Measure, people: list[int]) -> dict[str, object]:
         return {}
     if measure.kind == "recommendation":
         return {"score": scoring.recommendation_score(values)}
-    if measure.kind == "item" and measure.item is not None:
-        scores = [
-            scoring.item_score_0_100(measure.item.response_kind, v, reverse=measure.item.reverse)
-            for v in values
-        ]
-    else:
-        scores = values
+    scores = [measure.scores[i] for i in people] if measure.kind == "item" else values
     ci = scoring.mean_ci(scores)
     out: dict[str, object] = {"score": ci.mean, "ci_low": ci.low, "ci_high": ci.high}
     if measure.kind == "item" and measure.item is not None:
