@@ -68,7 +68,7 @@ class UsageImportListApi(APIView):
     permission_classes = [IsHR]
     parser_classes = [MultiPartParser]
 
-    class Input(serializers.Serializer):
+    class UsageUploadInput(serializers.Serializer):
         format = serializers.ChoiceField(choices=FORMATS)
         files = serializers.ListField(
             child=serializers.FileField(), min_length=1, max_length=MAX_USAGE_FILES
@@ -84,10 +84,10 @@ class UsageImportListApi(APIView):
         records = selectors.usage_import_history(limit=100)
         return Response(UsageImportOutput(records, many=True).data)
 
-    @extend_schema(request=Input, responses={202: UsageImportOutput})
+    @extend_schema(request=UsageUploadInput, responses={202: UsageImportOutput})
     def post(self, request: Request) -> Response:
         data = {"format": request.data.get("format"), "files": request.FILES.getlist("files")}
-        serializer = self.Input(data=data)
+        serializer = self.UsageUploadInput(data=data)
         serializer.is_valid(raise_exception=True)
         record = services.usage_import_create(
             format=serializer.validated_data["format"],
@@ -125,7 +125,7 @@ class TeamUsageApi(APIView):
 
     permission_classes = [HasPulseRole]
 
-    class Input(serializers.Serializer):
+    class TeamUsageQuery(serializers.Serializer):
         start = serializers.DateField(required=False)
         end = serializers.DateField(required=False)
         source = serializers.CharField(required=False, max_length=60)
@@ -153,7 +153,7 @@ class TeamUsageApi(APIView):
         team = team_visible_or_none(request.user, team_id)
         if team is None:
             raise Http404
-        params = self.Input(data=request.query_params)
+        params = self.TeamUsageQuery(data=request.query_params)
         params.is_valid(raise_exception=True)
         figures = gate.usage_release_for_team(team=team, **params.validated_data)
         data = [

@@ -96,14 +96,14 @@ class HotspotNoteApi(APIView):
 
     permission_classes = [HasPulseRole]
 
-    class Input(serializers.Serializer):
+    class HotspotNoteInput(serializers.Serializer):
         state = serializers.ChoiceField(choices=Hotspot.State.choices, required=False)
         text = serializers.CharField(required=False, allow_blank=True, max_length=4000)
 
-    @extend_schema(request=Input, responses={201: HotspotDetailOutput})
+    @extend_schema(request=HotspotNoteInput, responses={201: HotspotDetailOutput})
     def post(self, request: Request, hotspot_id: int) -> Response:
         hotspot = _hotspot(request, hotspot_id)
-        data = self.Input(data=request.data)
+        data = self.HotspotNoteInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             hotspots.hotspot_update(

@@ -42,7 +42,9 @@ sales1@acme.test,Sales One,Sales/EMEA,boss@acme.test,London,2019-05-01,Europe/Lo
 def _question_bank_after_flush(request: pytest.FixtureRequest) -> None:
     """Transactional tests flush every table, data migrations included: put the question bank
     (migration 0003) back for them, exactly as the migration installs it."""
-    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+    marker = request.node.get_closest_marker("django_db")
+    transactional = marker is not None and marker.kwargs.get("transaction", False)
+    if not transactional and not {"transactional_db", "live_server"} & set(request.fixturenames):
         return
     request.getfixturevalue("transactional_db")
     from django.apps import apps as global_apps
