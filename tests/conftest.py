@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from surveys.models import Role, Team
 from surveys.services import roster_import, staff_user_create
@@ -22,6 +23,12 @@ from surveys.services import roster_import, staff_user_create
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytest_plugins = ["tests.support.delivery"]
+
+# CI runs the same Hypothesis examples every time (a red build is then reproducible, never a
+# roll of the dice); locally the examples vary from run to run.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
