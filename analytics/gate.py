@@ -360,10 +360,16 @@ def trend_verdict(previous: ReleasedFigure | None, current: ReleasedFigure) -> s
 
 def release_participation(*, invitees: int, responded: int) -> tuple[int | None, str]:
     """A response rate as it may be shown: only for groups of >= k invitees, rounded to 5%
-    (rule 2). Returns (percent or None, reason in words)."""
+    (rule 2), and only when at least k have answered and the non-respondents are none or at
+    least k - otherwise the rate of a small group gives away how many (so who) answered.
+    Returns (percent or None, reason in words)."""
     k = settings.PULSE_MIN_GROUP_SIZE
     if invitees < k:
         return None, f"fewer than {k} invitees"
+    if responded < k:
+        return None, f"fewer than {k} answers so far"
+    if 0 < invitees - responded < k:
+        return None, f"fewer than {k} have not answered"
     return int(5 * round(100 * responded / invitees / 5)), ""
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("surveys", "analytics", "pulse")
 MODELS = {"Response", "Answer", "Comment"}
@@ -107,3 +109,22 @@ def test_the_allowed_modules_exist_and_the_admin_registers_no_response_model() -
         if isinstance(name, ast.Name)
     }
     assert _references(ast.parse(admin)) == []
+
+
+@pytest.mark.parametrize(
+    ("invitees", "responded", "shown"),
+    [
+        (4, 4, None),  # a group below k
+        (12, 3, None),  # fewer than k answered: the rate would give the count away
+        (12, 9, None),  # 3 did not answer: likewise
+        (12, 12, 100),
+        (20, 10, 50),
+        (23, 11, 50),  # rounded to 5%
+    ],
+)
+def test_response_rates_never_give_away_a_small_count(invitees, responded, shown) -> None:
+    from analytics.gate import release_participation
+
+    rate, reason = release_participation(invitees=invitees, responded=responded)
+    assert rate == shown
+    assert (reason == "") == (shown is not None)
