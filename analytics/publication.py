@@ -391,7 +391,14 @@ def publication_compute(*, round_id: int) -> Publication:
     for measure in measures:
         who = sorted(measure.values)
         minimum = scoring.RECOMMENDATION_MIN_GROUP if measure.kind == "recommendation" else k
-        decisions = auditor.audit(who, k=minimum, homogeneity_of=_homogeneity(measure))
+        checks = _homogeneity(measure)
+        # The score and the percentage are audited apart: a team where nearly everyone is in
+        # the risk band keeps its exact mean (which does not reveal who) and gets a band for
+        # the percentage (which would); each audit protects its own withheld cells.
+        decisions = auditor.audit(who, k=minimum, homogeneity_of=checks[:1])
+        percentages = (
+            auditor.audit(who, k=minimum, homogeneity_of=checks[1:]) if len(checks) > 1 else {}
+        )
         distributions = (
             auditor.audit(who, k=DISTRIBUTION_MIN_GROUP) if measure.kind == "item" else {}
         )
@@ -402,6 +409,14 @@ def publication_compute(*, round_id: int) -> Publication:
             if shown:
                 entry["n"] = n
                 entry.update(_figures_for(measure, people))
+                percent_key = "top2" if measure.kind == "item" else "risk_share"
+                if key in percentages and entry.get(percent_key) is not None:
+                    percent_shown, percent_reason, _, percent_band, _ = percentages[key]
+                    if not percent_shown:
+                        entry[percent_key] = None
+                        entry[f"{percent_key}_reason"] = percent_reason
+                        if percent_band:
+                            entry[f"{percent_key}_band"] = percent_band
                 if measure.kind == "item":
                     dist = distributions.get(key)
                     if dist and dist[0]:

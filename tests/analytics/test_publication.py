@@ -190,3 +190,25 @@ def test_the_gate_scopes_rows_to_a_leader(round_, django_user_model) -> None:
     )
     paths = {row.team_path for row in release_rows(publication=publication, user=leader)}
     assert paths == {"", "Company/Eng", "Company/Eng/API", "Company/Eng/Infra", "Company/Eng/Web"}
+
+
+def test_a_team_almost_all_in_the_risk_band_keeps_its_score_but_bands_the_percentage(
+    db: None,
+) -> None:
+    # Everyone low on WHO-5 (answers vary, so the score itself is not unanimous): the exact
+    # share "in the risk band" would say "all of them", the mean does not say who.
+    build_org({"Company/Strained": 8})
+    values = iter([0.0, 1.0, 2.0, 1.0, 0.0, 2.0, 1.0, 2.0] * 10)
+
+    def strained(employee, question, rng):
+        from surveys.scoring import ANCHORS
+
+        if question.scale.code == "WHO5":
+            return next(values)
+        return ANCHORS[question.response_kind][2][0]
+
+    round_ = closed_round(audience=["Company/Strained"], answer=strained)
+    who5 = _cell(publication_compute(round_id=round_.pk), "Company/Strained")["WHO5"]
+    assert who5["shown"] is True and who5["score"] < 50
+    assert who5["risk_share"] is None
+    assert who5["risk_share_band"].startswith(">= ")
