@@ -223,3 +223,18 @@ def test_a_failing_bulk_import_leaves_schema_and_data_unchanged(db: None, monkey
         cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = 'surveys_employee'")
         assert cursor.fetchone()[0] == indexes_before
     assert not Employee.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL COPY writer only")
+def test_the_copy_writer_keeps_awkward_text_exactly(db: None) -> None:
+    data = (
+        "email,name,team,manager_email,location,start_date,timezone,upn\n"
+        '"a@x.test","Back\\\\slash\tTab ""Quote""",Eng,,"Line,Comma",2020-01-01,UTC,\n'
+        "b@x.test,Zoë \\N,Eng,a@x.test,,,Europe/Paris,b@x.test\n"
+    ).encode()
+    roster_import(data=data)
+    a = Employee.objects.get(email="a@x.test")
+    b = Employee.objects.get(email="b@x.test")
+    assert a.name == 'Back\\\\slash\tTab "Quote"'
+    assert (a.location, a.upn, a.manager) == ("Line,Comma", None, None)
+    assert (b.name, b.start_date, b.upn, b.manager) == ("Zoë \\N", None, "b@x.test", a)
