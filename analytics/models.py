@@ -56,13 +56,8 @@ class UsageImport(BackgroundImport):
     def __str__(self) -> str:
         return f"{self.format}: {', '.join(self.filenames)} ({self.status})"
 
-    @property
-    def percent(self) -> int:
-        if self.is_finished:
-            return 100
-        if not self.total_bytes:
-            return 0
-        return min(99, int(100 * self.processed_bytes / self.total_bytes))
+    def progress(self) -> tuple[int, int]:
+        return self.processed_bytes, self.total_bytes
 
 
 class UsageImportFile(models.Model):

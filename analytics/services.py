@@ -351,9 +351,7 @@ def usage_import_run(*, import_id: int) -> UsageImport:
     (its files are gone); one interrupted mid-way wrote nothing, since the write, the outcome
     and the deletion of the uploaded files are one transaction, and simply runs again.
     Caller: the `run_usage_import` task."""
-    claimed = UsageImport.objects.filter(
-        pk=import_id, status__in=[UsageImport.Status.PENDING, UsageImport.Status.RUNNING]
-    ).update(status=UsageImport.Status.RUNNING, phase="Starting")
+    claimed = UsageImport.claim_for_run(import_id)
     record = UsageImport.objects.get(pk=import_id)
     if not claimed:
         return record

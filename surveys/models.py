@@ -171,6 +171,30 @@ class BackgroundImport(models.Model):
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
+    def progress(self) -> tuple[int, int]:
+        """(done, total) in the import's own unit (rows, bytes)."""
+        raise NotImplementedError
+
+    @property
+    def percent(self) -> int:
+        """0-100 for the progress bar: 100 once finished, never 100 before."""
+        if self.is_finished:
+            return 100
+        done, total = self.progress()
+        if not total:
+            return 0
+        return min(99, int(100 * done / total))
+
+    @classmethod
+    def claim_for_run(cls, pk: int) -> bool:
+        """Mark a pending (or interrupted, still running) import as running. False when it has
+        finished already, so a task delivered twice does nothing the second time."""
+        return bool(
+            cls.objects.filter(pk=pk, status__in=[cls.Status.PENDING, cls.Status.RUNNING]).update(
+                status=cls.Status.RUNNING, phase="Starting"
+            )
+        )
+
 
 class RosterImport(BackgroundImport):
     """One roster upload and its outcome; the HR console shows these as the import history.
@@ -195,13 +219,8 @@ class RosterImport(BackgroundImport):
     def __str__(self) -> str:
         return f"{self.filename} ({self.status})"
 
-    @property
-    def percent(self) -> int:
-        if self.is_finished:
-            return 100
-        if not self.total_rows:
-            return 0
-        return min(99, int(100 * self.processed_rows / self.total_rows))
+    def progress(self) -> tuple[int, int]:
+        return self.processed_rows, self.total_rows or 0
 
 
 # --- Question bank --------------------------------------------------------------------------

@@ -7,12 +7,14 @@ safe to crash in the middle:
 - a round is unique per cadence and scheduled date (database constraint), so two beats never
   create two rounds;
 - invitations are unique per round and employee, created with ON CONFLICT DO NOTHING;
-- an email is sent inside the transaction that marks it sent (conditional UPDATE on
-  `sent_at IS NULL` / `reminders_sent = n`): a crash before the commit rolls the mark back and
-  the next run sends it, a concurrent run finds the row already claimed and skips it. Those
-  commits do not wait for the disk (`_commit_without_waiting_for_disk`): only a crash of the
-  database server itself can lose the last fraction of a second of marks, and then resends
-  those emails (duplicates, never a gap).
+- invitation emails are leased a batch at a time, then each is sent and marked sent by one
+  conditional UPDATE (`invitations_send_due`): no two senders send the same email, and a
+  sender that dies leaves its unsent ones to the next run once the lease expires;
+- a reminder is sent inside the transaction that claims it (`reminders_sent = n`): a crash
+  before the commit rolls the claim back and the next run sends it.
+Those marks do not wait for the disk (`_commit_without_waiting_for_disk`): only a crash of the
+database server itself can lose the last fraction of a second of them, and then resends those
+emails (duplicates, never a gap).
 """
 
 from __future__ import annotations
@@ -139,6 +141,13 @@ class Occurrence:
     quarterly: bool
 
 
+def _opening_span(cadence: Cadence, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """When `day`'s round opens in the audience's earliest and latest time zones (UTC)."""
+    zones = set(audience(cadence).values_list("timezone", flat=True).distinct()) or {"UTC"}
+    opens = [local_instant(day, cadence.local_time, tz) for tz in zones]
+    return min(opens), max(opens)
+
+
 def _occurrence(cadence: Cadence, day: dt.date) -> Occurrence:
     """Where `day` falls in the cadence: its index (wave A on even, B on odd) and whether it is
     the first wave-A round of its calendar quarter (quarterly items go there, so that no round
@@ -172,13 +181,7 @@ def round_open(
         return existing, False
     occurrence = _occurrence(cadence, day)
     wave = "A" if occurrence.index % 2 == 0 else "B"
-    zones = set(audience(cadence).values_list("timezone", flat=True).distinct()) or {"UTC"}
-    if send_now:
-        opens_at = now
-        latest_open = now
-    else:
-        opens = [local_instant(day, cadence.local_time, tz) for tz in zones]
-        opens_at, latest_open = min(opens), max(opens)
+    opens_at, latest_open = (now, now) if send_now else _opening_span(cadence, day)
     closes_at = latest_open + dt.timedelta(days=cadence.window_days)
     questions = round_questions(cadence.template, wave=wave, quarterly=occurrence.quarterly)
     try:
@@ -221,11 +224,10 @@ def rounds_open_due(*, now: dt.datetime | None = None) -> list[Round]:
             first_open = local_instant(day, cadence.local_time, "Etc/GMT-14")
             if first_open > now:
                 continue
-            zones = set(audience(cadence).values_list("timezone", flat=True)) or {"UTC"}
-            opens = [local_instant(day, cadence.local_time, tz) for tz in zones]
-            if min(opens) > now:
+            earliest, latest = _opening_span(cadence, day)
+            if earliest > now:
                 continue
-            if max(opens) + dt.timedelta(days=cadence.window_days) <= now:
+            if latest + dt.timedelta(days=cadence.window_days) <= now:
                 break
             new_round, created = round_open(cadence=cadence, day=day, now=now)
             if created:

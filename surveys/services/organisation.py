@@ -469,9 +469,7 @@ def roster_import_run(*, import_id: int) -> RosterImport:
     """Run a recorded roster import. Idempotent and crash-safe: a finished import is left as it
     is; an import interrupted mid-way (the worker died) wrote nothing, because the write is one
     transaction, and simply runs again. Caller: the `run_roster_import` task."""
-    claimed = RosterImport.objects.filter(
-        pk=import_id, status__in=[RosterImport.Status.PENDING, RosterImport.Status.RUNNING]
-    ).update(status=RosterImport.Status.RUNNING, phase="Starting")
+    claimed = RosterImport.claim_for_run(import_id)
     record = RosterImport.objects.get(pk=import_id)
     if not claimed:
         return record
