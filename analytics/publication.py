@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from analytics.disclosure import (
     REASON_UNANIMITY,
-    Cell,
     Layout,
     Suppression,
     homogeneity_verdict,
@@ -176,10 +175,6 @@ def _measures(
             measure.scores = {i: to_0_100[v] for i, v in measure.values.items()}
         measures.append(measure)
     return measures
-
-
-def _members(layout_cells: Iterable[Cell], keys: tuple[Attrs, ...]) -> dict[CellKey, set[Attrs]]:
-    return {cell.key: {keys[g] for g in cell.groups} for cell in layout_cells}
 
 
 class _Auditor:

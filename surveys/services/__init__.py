@@ -10,7 +10,6 @@ from surveys.services.organisation import (
     roster_import_create,
     roster_import_run,
     staff_user_create,
-    team_get_or_create_path,
 )
 
 __all__ = [
@@ -20,7 +19,6 @@ __all__ = [
     "roster_import_create",
     "roster_import_run",
     "staff_user_create",
-    "team_get_or_create_path",
 ]
 
 # Survey delivery and configuration live in `surveys.services.delivery`,

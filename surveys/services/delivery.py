@@ -12,7 +12,7 @@ safe to crash in the middle:
   sender that dies leaves its unsent ones to the next run once the lease expires;
 - a reminder is sent inside the transaction that claims it (`reminders_sent = n`): a crash
   before the commit rolls the claim back and the next run sends it.
-Those marks do not wait for the disk (`_commit_without_waiting_for_disk`): only a crash of the
+Those marks do not wait for the disk (`_commits_without_waiting_for_disk`): only a crash of the
 database server itself can lose the last fraction of a second of them, and then resends those
 emails (duplicates, never a gap).
 """
@@ -374,8 +374,16 @@ class _Mailer:
 
 @contextmanager
 def _commits_without_waiting_for_disk() -> Iterator[None]:
-    """`_commit_without_waiting_for_disk` for a whole session of single-statement commits:
-    sets `synchronous_commit = off` on the connection and restores it afterwards."""
+    """Let every COMMIT inside return before its WAL record reaches the disk (PostgreSQL
+    `synchronous_commit = off` for this connection, restored afterwards; elsewhere a no-op).
+
+    Why: one mark per email is what keeps sending crash-safe, but waiting for a disk flush per
+    email would make the flush, not the email, the cost of a fan-out. What it changes: nothing
+    for atomicity, isolation or a crash of Pulse (a committed mark is seen at once by every
+    other transaction). Only if the database server itself crashes may the marks committed in
+    its last moments (at most 3 x `wal_writer_delay`, 0.6 s by default) be lost; those emails
+    are then sent again: a duplicate, never a gap, like the email that a crash between send
+    and mark already leaves unmarked."""
     if db_connection.vendor != "postgresql":
         yield
         return
@@ -386,23 +394,6 @@ def _commits_without_waiting_for_disk() -> Iterator[None]:
     finally:
         with db_connection.cursor() as cursor:
             cursor.execute("RESET synchronous_commit")
-
-
-def _commit_without_waiting_for_disk() -> None:
-    """Let the current transaction's COMMIT return before its WAL record reaches the disk
-    (PostgreSQL `synchronous_commit = off`, for this transaction only; elsewhere a no-op).
-
-    Why: one transaction per email is what keeps sending crash-safe, but waiting for a disk
-    flush per email would make the flush, not the email, the cost of a fan-out. What it
-    changes: nothing for atomicity, isolation or a crash of Pulse (a committed mark is seen at
-    once by every other transaction). Only if the database server itself crashes may the marks
-    committed in its last moments (at most 3 x `wal_writer_delay`, 0.6 s by default) be lost;
-    those emails are then sent again: a duplicate, never a gap, like the email that a crash
-    between send and commit already leaves unmarked."""
-    connection = transaction.get_connection()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 SEND_BATCH = 200
@@ -481,13 +472,13 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> int:
     `reminder_offsets[n]` days after the invitation was sent. Claimed by a conditional UPDATE
     on `reminders_sent = n AND responded = false`, in the sending transaction: never twice,
     never to someone who answered (short of a database-server crash, see
-    `_commit_without_waiting_for_disk`). Callers: `send_reminders` task and command."""
+    `_commits_without_waiting_for_disk`). Callers: `send_reminders` task and command."""
     now = now or timezone.now()
     sent = 0
     rounds = Round.objects.filter(
         status=Round.Status.OPEN, closes_at__gt=now, cadence__isnull=False
     ).select_related("cadence")
-    with get_connection() as connection:
+    with get_connection() as connection, _commits_without_waiting_for_disk():
         mailer = _Mailer(connection)
         for round_ in rounds:
             offsets = [int(d) for d in round_.cadence.reminder_offsets or []]
@@ -502,7 +493,6 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> int:
                 )
                 for recipient in candidates:
                     with transaction.atomic():
-                        _commit_without_waiting_for_disk()
                         claimed = Invitation.objects.filter(
                             pk=recipient.pk, reminders_sent=n, responded=False
                         ).update(reminders_sent=F("reminders_sent") + 1)

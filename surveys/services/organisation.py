@@ -59,11 +59,6 @@ class RosterImportResult:
         return text
 
 
-def team_get_or_create_path(*, path: str) -> Team:
-    """Return the team named by `path`, creating it and any missing ancestors. Idempotent."""
-    return _ensure_teams([path])[path]
-
-
 def _ensure_teams(paths: Iterable[str]) -> dict[str, Team]:
     """Map every path (and all its ancestors) to a Team, creating missing ones level by level."""
     wanted: set[str] = set()
