@@ -82,6 +82,8 @@ FOLLOW_UP_SCALES: Final = ("WHO5", "AUP", "PAU", "AWI")
 """WHO-5 (5 items) + AI usage pressure (3) + performative use (2) + work intensification (2):
 12 items, a 3-minute pulse; the AI Pressure Index rests on three of its four constructs."""
 FOLLOW_UP_WINDOW_DAYS: Final = 7
+# Reminders to those who have not answered, days after the invitation (the cadences' default).
+FOLLOW_UP_REMINDER_DAYS: Final = (2, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,7 +456,7 @@ def hotspot_alert_recipients() -> list[str]:
         .exclude(user__email="")
         .values_list("user__email", flat=True)
     )
-    emails.update(getattr(settings, "PULSE_HOTSPOT_ALERT_TO", ()) or ())
+    emails.update(settings.PULSE_HOTSPOT_ALERT_TO)
     return sorted(emails)
 
 
@@ -583,6 +585,8 @@ def hotspot_follow_up_open(
             sends_immediately=True,
             opens_at=now,
             closes_at=now + dt.timedelta(days=FOLLOW_UP_WINDOW_DAYS),
+            audience_team=team,
+            reminder_offsets=list(FOLLOW_UP_REMINDER_DAYS),
             fanout_total=len(employee_ids),
         )
         round_.questions.set(Question.objects.filter(scale__code__in=FOLLOW_UP_SCALES))
@@ -598,17 +602,15 @@ def hotspot_follow_up_open(
             state_to=Hotspot.State.FOLLOW_UP_SENT,
             created_at=now,
         )
-        transaction.on_commit(lambda: _enqueue_follow_up_fan_out(round_.pk, employee_ids))
+        transaction.on_commit(lambda: _enqueue_follow_up_fan_out(round_.pk))
     hotspot.refresh_from_db()
     return round_
 
 
-def _enqueue_follow_up_fan_out(round_id: int, employee_ids: list[int]) -> None:
-    from surveys.services.delivery import FANOUT_CHUNK
-    from surveys.tasks import invite_chunk
+def _enqueue_follow_up_fan_out(round_id: int) -> None:
+    from surveys.tasks import fan_out_round
 
-    for start in range(0, len(employee_ids), FANOUT_CHUNK):
-        invite_chunk.delay(round_id, employee_ids[start : start + FANOUT_CHUNK], True)
+    fan_out_round.delay(round_id, True)
 
 
 __all__ = [

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("PULSE_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -210,6 +211,16 @@ PULSE_AFTER_CLOSE_HOOKS: list[str] = [
 PULSE_SEND_LEASE_SECONDS: int = env.int("PULSE_SEND_LEASE_SECONDS", default=600)
 # Invitations per fan-out task.
 PULSE_FANOUT_CHUNK: int = env.int("PULSE_FANOUT_CHUNK", default=500)
+# Extra recipients of hotspot alerts (every active HR admin with an email address gets them
+# anyway), comma-separated. A malformed address stops start-up instead of losing alerts.
+PULSE_HOTSPOT_ALERT_TO: list[str] = env.list("PULSE_HOTSPOT_ALERT_TO", default=[])
+for _address in PULSE_HOTSPOT_ALERT_TO:
+    try:
+        validate_email(_address)
+    except ValidationError as _error:
+        raise ImproperlyConfigured(
+            f"PULSE_HOTSPOT_ALERT_TO: {_address!r} is not an email address."
+        ) from _error
 
 # --- Security -------------------------------------------------------------------------------
 # Secure by default whenever DEBUG is off; each flag can be overridden (e.g. behind a proxy

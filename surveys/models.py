@@ -398,6 +398,19 @@ class Round(models.Model):
     opens_at = models.DateTimeField()
     closes_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # A one-off round (no cadence, e.g. a hotspot follow-up) keeps its audience and reminder
+    # schedule on itself; a cadence's rounds follow the cadence, so HR's edits apply at once.
+    audience_team = models.ForeignKey(
+        "Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="One-off rounds only: the active employees of this team's subtree.",
+    )
+    reminder_offsets = models.JSONField(
+        default=list, blank=True, help_text="One-off rounds only: days after sending."
+    )
     fanout_total = models.PositiveIntegerField(default=0)
     fanout_done = models.BooleanField(default=False)
     closed_at = models.DateTimeField(null=True, blank=True)

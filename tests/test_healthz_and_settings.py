@@ -99,3 +99,16 @@ def test_bad_min_group_size_fails_loudly(value: str, words: str) -> None:
     )
     assert result.returncode != 0
     assert words in result.stderr
+
+
+def test_a_malformed_hotspot_alert_address_fails_loudly() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=_production_env(PULSE_HOTSPOT_ALERT_TO="wellbeing@org.test,not-an-address"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "PULSE_HOTSPOT_ALERT_TO: 'not-an-address' is not an email address" in result.stderr

@@ -236,15 +236,32 @@ def rounds_open_due(*, now: dt.datetime | None = None) -> list[Round]:
     return opened
 
 
+def round_audience(round_: Round) -> QuerySet[Employee]:
+    """The employees a round invites: its cadence's audience, or for a one-off round the
+    active employees of its `audience_team` subtree (none when it has neither)."""
+    if round_.cadence is not None:
+        return audience(round_.cadence)
+    if round_.audience_team is not None:
+        return Employee.objects.active().in_subtrees([round_.audience_team.path])
+    return Employee.objects.none()
+
+
+def round_reminder_offsets(round_: Round) -> list[int]:
+    """Days after sending at which the n-th reminder is due: the cadence's current offsets
+    (HR's edits apply to open rounds), or the one-off round's own."""
+    offsets = round_.cadence.reminder_offsets if round_.cadence is not None else None
+    return [int(days) for days in (offsets if offsets is not None else round_.reminder_offsets)]
+
+
 def round_fan_out(*, round_id: int, send_now: bool = False) -> int:
     """Split the round's audience into chunks and enqueue one `invite_chunk` task per chunk.
     Returns the audience size. Safe to run twice: chunks are idempotent."""
     from surveys.tasks import invite_chunk
 
-    round_ = Round.objects.select_related("cadence").get(pk=round_id)
-    if round_.status != Round.Status.OPEN or round_.cadence is None:
+    round_ = Round.objects.select_related("cadence", "audience_team").get(pk=round_id)
+    if round_.status != Round.Status.OPEN:
         return 0
-    ids = list(audience(round_.cadence).order_by("pk").values_list("pk", flat=True))
+    ids = list(round_audience(round_).order_by("pk").values_list("pk", flat=True))
     Round.objects.filter(pk=round_id).update(fanout_total=len(ids))
     for start in range(0, len(ids), FANOUT_CHUNK):
         invite_chunk.delay(round_id, ids[start : start + FANOUT_CHUNK], send_now)
@@ -458,9 +475,7 @@ def rounds_resume_fan_out() -> int:
     """Re-enqueue the fan-out of open rounds that have fewer invitations than their audience
     (a fan-out message was lost). Idempotent; returns how many rounds were resumed."""
     resumed = 0
-    for round_ in Round.objects.filter(status=Round.Status.OPEN, cadence__isnull=False).exclude(
-        fanout_total=0
-    ):
+    for round_ in Round.objects.filter(status=Round.Status.OPEN).exclude(fanout_total=0):
         if round_.invitations.count() < round_.fanout_total:
             _enqueue_fan_out(round_.pk, False)
             resumed += 1
@@ -475,14 +490,13 @@ def reminders_send_due(*, now: dt.datetime | None = None) -> int:
     `_commits_without_waiting_for_disk`). Callers: `send_reminders` task and command."""
     now = now or timezone.now()
     sent = 0
-    rounds = Round.objects.filter(
-        status=Round.Status.OPEN, closes_at__gt=now, cadence__isnull=False
-    ).select_related("cadence")
+    rounds = Round.objects.filter(status=Round.Status.OPEN, closes_at__gt=now).select_related(
+        "cadence"
+    )
     with get_connection() as connection, _commits_without_waiting_for_disk():
         mailer = _Mailer(connection)
         for round_ in rounds:
-            offsets = [int(d) for d in round_.cadence.reminder_offsets or []]
-            for n, days in enumerate(offsets):
+            for n, days in enumerate(round_reminder_offsets(round_)):
                 candidates = _recipients(
                     round_.invitations.filter(
                         responded=False,
@@ -600,9 +614,11 @@ __all__ = [
     "invitations_send_all_due",
     "invite_chunk",
     "reminders_send_due",
+    "round_audience",
     "round_close",
     "round_fan_out",
     "round_open",
+    "round_reminder_offsets",
     "rounds_close_due",
     "rounds_open_due",
     "rounds_resume_fan_out",

@@ -182,6 +182,22 @@ def test_an_unresolved_hotspot_continues_into_the_next_round_that_flags_it(db: N
     assert any(c["n_teams"] >= 5 and c["r"] is not None for c in lagged)
 
 
+def test_the_alert_also_goes_to_the_configured_extra_recipients(
+    alerted_hr, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.PULSE_HOTSPOT_ALERT_TO = ["wellbeing@org.test", "hr@org.test"]
+    [round_], _ = world(seed=12, hot=PLANTED)
+    Hotspot.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=False):
+        hotspots.hotspots_compute(round_id=round_.pk)
+    hotspot = some_hotspot()
+    mail.outbox.clear()
+    assert send_hotspot_alert(hotspot.pk) is True
+    [sent] = [m for m in mail.outbox if hotspot.team.path in m.subject]
+    # HR's own address once, the extra one added; nobody else.
+    assert sent.to == ["hr@org.test", "wellbeing@org.test"]
+
+
 def test_the_follow_up_pulse_invites_the_team_audience_only(
     alerted_hr, django_capture_on_commit_callbacks, inline_tasks
 ) -> None:
@@ -211,6 +227,67 @@ def test_the_follow_up_pulse_invites_the_team_audience_only(
     round_close(round_id=follow_up.pk)
     round_after_close(round_id=follow_up.pk)
     assert not HotspotRun.objects.filter(round=follow_up).exists()
+
+
+def test_the_follow_up_pulse_reminds_only_those_who_have_not_answered(
+    alerted_hr, django_capture_on_commit_callbacks, inline_tasks
+) -> None:
+    import datetime as dt
+
+    from surveys.services.delivery import invitation_token, reminders_send_due
+    from surveys.services.responses import response_submit
+
+    world(seed=16, hot=PLANTED)
+    hotspot = some_hotspot()
+    follow_up = hotspots.hotspot_follow_up_open(hotspot=hotspot, user=alerted_hr)
+    invitations = list(Invitation.objects.filter(round=follow_up).order_by("pk"))
+    answered, waiting = invitations[:3], invitations[3:]
+    for invitation in answered:
+        questions = follow_up.questions.values_list("pk", flat=True)
+        response_submit(
+            token=invitation_token(invitation.nonce), answers=dict.fromkeys(questions, 3.0)
+        )
+    mail.outbox.clear()
+    sent_at = Invitation.objects.filter(round=follow_up).latest("sent_at").sent_at
+    # Before the first offset nothing is due; after it, one reminder to each non-respondent.
+    assert reminders_send_due(now=sent_at + dt.timedelta(days=1)) == 0
+    day_two = sent_at + dt.timedelta(days=2, minutes=1)
+    assert reminders_send_due(now=day_two) == len(waiting)
+    assert reminders_send_due(now=day_two) == 0
+    reminded = sorted(address for m in mail.outbox for address in m.to)
+    assert reminded == sorted(i.employee.email for i in waiting)
+    assert not {i.employee.email for i in answered} & set(reminded)
+    # The second offset sends the second and last reminder; nothing after the round closes.
+    assert reminders_send_due(now=sent_at + dt.timedelta(days=4, minutes=1)) == len(waiting)
+    assert reminders_send_due(now=sent_at + dt.timedelta(days=6)) == 0
+    assert reminders_send_due(now=follow_up.closes_at + dt.timedelta(minutes=1)) == 0
+    assert len(mail.outbox) == 2 * len(waiting)
+
+
+def test_a_lost_follow_up_fan_out_is_resumed_by_the_sweep(
+    alerted_hr, django_capture_on_commit_callbacks, inline_tasks
+) -> None:
+    from surveys.services.delivery import rounds_resume_fan_out
+
+    world(seed=17, hot=PLANTED)
+    hotspot = some_hotspot()
+    follow_up = hotspots.hotspot_follow_up_open(hotspot=hotspot, user=alerted_hr)
+    # Lose half of the fan-out, as if a chunk message had been dropped by the broker.
+    invited = Invitation.objects.filter(round=follow_up).order_by("pk")
+    total = invited.count()
+    Invitation.objects.filter(
+        pk__in=list(invited.values_list("pk", flat=True)[: total // 2])
+    ).delete()
+    mail.outbox.clear()
+    assert rounds_resume_fan_out() == 1
+    assert Invitation.objects.filter(round=follow_up).count() == total
+    assert set(
+        Invitation.objects.filter(round=follow_up).values_list("employee__team__path", flat=True)
+    ) == {hotspot.team.path}
+    assert len(mail.outbox) == total // 2
+    # Complete again: the sweep has nothing left to resume and sends nothing.
+    assert rounds_resume_fan_out() == 0
+    assert len(mail.outbox) == total // 2
 
 
 def test_a_state_change_needs_a_known_state_and_a_fresh_view(alerted_hr) -> None:
