@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -228,7 +227,16 @@ def _write_block(
     rows = TeamDayUsage.objects.filter(
         source__in={source for source, _ in covered}, day__gte=first, day__lte=last
     ).values_list(
-        "id", "source", "team_id", "day", "metric", "unit", "total", "contributors", "max_single"
+        "id",
+        "source",
+        "team_id",
+        "day",
+        "metric",
+        "unit",
+        "total",
+        "contributors",
+        "max_single",
+        "direct_max_single",
     )
     for row in rows.iterator(chunk_size=_BATCH):
         if (row[1], row[3]) in covered:
@@ -242,9 +250,7 @@ def _write_block(
         for key, row in existing.items():
             cell = new.get(key)
             if cell is not None and not _same(row, cell):
-                to_update.append(
-                    (cell.unit, cell.total, cell.contributors, cell.max_single, row[0])
-                )
+                to_update.append((*cell[4:], row[0]))
                 changed.add(key[:3])
     else:
         to_delete, to_create = [], list(new.values())
@@ -254,8 +260,8 @@ def _write_block(
         [(pk,) for pk in to_delete],
     )
     _execute_many(
-        f"UPDATE {_TABLE} SET unit = %s, total = %s, contributors = %s, max_single = %s "
-        "WHERE id = %s",
+        f"UPDATE {_TABLE} SET unit = %s, total = %s, contributors = %s, max_single = %s, "
+        "direct_max_single = %s WHERE id = %s",
         to_update,
     )
     _insert_many(to_create)
@@ -276,35 +282,84 @@ def _execute_many(sql: str, params: list[tuple[object, ...]]) -> None:
             cursor.executemany(sql, params[start : start + 5000])
 
 
+_COLUMNS = "source, team_id, day, metric, unit, total, contributors, max_single, direct_max_single"
+
+
 def _insert_many(cells: list[UsageCell]) -> None:
-    """Multi-row INSERTs, as many rows per statement as the database takes (SQLite's real
-    variable limit, not Django's conservative 999), in natural-key order (index appends)."""
+    """Insert new cells in natural-key order (the unique index then grows by appends):
+    PostgreSQL through COPY (text lines, a few thousand a write; no per-row statement or
+    parameter binding), SQLite through one prepared statement run by `executemany` (the
+    sqlite3 module binds each row in C), anything else through multi-row INSERTs."""
     if not cells:
         return
-    width = len(cells[0])
-    if connection.vendor == "sqlite":
-        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    else:
-        limit = connection.features.max_query_params or 65535
-    per_statement = max(1, min(2000, limit // width))
-    cells = sorted(cells, key=itemgetter(1, 3, 2, 0))  # team, metric, day, source
+    cells.sort(key=itemgetter(1, 3, 2, 0))  # team, metric, day, source
+    if connection.vendor == "postgresql":
+        _copy_cells(cells)
+        return
+    # Days adapted once each (a delivery has a few), not once per row by sqlite3's adapter.
     days = {day: connection.ops.adapt_datefield_value(day) for day in {c.day for c in cells}}
-    placeholders = "(" + ", ".join(["%s"] * width) + ")"
-    sql = (
-        f"INSERT INTO {_TABLE} (source, team_id, day, metric, unit, total, contributors, "
-        "max_single) VALUES "
-    )
     with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.executemany(
+                f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(source, team, days[day], *rest) for source, team, day, *rest in cells],
+            )
+            return
+        width = len(cells[0])
+        limit = connection.features.max_query_params or 65535
+        per_statement = max(1, min(2000, limit // width))
+        placeholders = "(" + ", ".join(["%s"] * width) + ")"
         for start in range(0, len(cells), per_statement):
             batch = cells[start : start + per_statement]
             params: list[object] = []
             for source, team, day, *rest in batch:
                 params += (source, team, days[day], *rest)
-            cursor.execute(sql + ", ".join([placeholders] * len(batch)), params)
+            cursor.execute(
+                f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES "
+                + ", ".join([placeholders] * len(batch)),
+                params,
+            )
+
+
+def _copy_cells(cells: list[UsageCell], lines_per_write: int = 5000) -> None:
+    """COPY ... FROM STDIN in text format. Texts (source, metric, unit: a few distinct values)
+    are escaped once each; numbers are written with `repr`, which round-trips a float."""
+    escaped: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        out = escaped.get(value)
+        if out is None:
+            out = (
+                value.replace("\\", "\\\\")
+                .replace("\t", "\\t")
+                .replace("\n", "\\n")
+                .replace("\r", "\\r")
+            )
+            escaped[value] = out
+        return out
+
+    def number(value: float | int | None) -> str:
+        return "\\N" if value is None else repr(value)
+
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {_TABLE} ({_COLUMNS}) FROM STDIN") as copy,
+    ):
+        for start in range(0, len(cells), lines_per_write):
+            copy.write(
+                "".join(
+                    f"{text(source)}\t{team}\t{day.isoformat()}\t{text(metric)}\t"
+                    f"{text(unit)}\t{total!r}\t{number(people)}\t{number(top)}\t"
+                    f"{number(direct)}\n"
+                    for source, team, day, metric, unit, total, people, top, direct in cells[
+                        start : start + lines_per_write
+                    ]
+                )
+            )
 
 
 def _same(row: tuple, cell: UsageCell) -> bool:
-    unit, total, contributors, max_single = row[5:]
+    unit, total, contributors, max_single, direct_max_single = row[5:]
 
     def close(a: float | None, b: float | None) -> bool:
         if a is None or b is None:
@@ -316,6 +371,7 @@ def _same(row: tuple, cell: UsageCell) -> bool:
         and contributors == cell.contributors
         and close(total, cell.total)
         and close(max_single, cell.max_single)
+        and close(direct_max_single, cell.direct_max_single)
     )
 
 

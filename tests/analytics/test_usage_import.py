@@ -370,3 +370,46 @@ def test_an_import_that_spills_to_a_temporary_file_stores_the_same_cells_and_del
         )
     assert opened and all(handle.closed for handle in opened)
     assert _cells() == in_memory
+
+
+def test_each_cell_stores_the_largest_value_of_the_people_sitting_directly_in_its_team(
+    org,
+) -> None:
+    """`direct_max_single` (for the gate's "parent minus children" bound): plat.lead sits in
+    Platform itself, api1/api2 in its child API. Platform's direct largest value is the lead's
+    (40), not api2's larger 70; API's is api2's; Engineering has nobody contributing directly."""
+    usage_import(
+        format="generic",
+        files=generic(
+            "email,date,tool,metric,value\n"
+            "plat.lead@acme.test,2026-05-04,t,tokens,40\n"
+            "api1@acme.test,2026-05-04,t,tokens,10\n"
+            "api2@acme.test,2026-05-04,t,tokens,70\n"
+        ),
+    )
+    rows = dict(
+        TeamDayUsage.objects.filter(metric="tokens").values_list("team__path", "direct_max_single")
+    )
+    assert rows == {
+        "Engineering": 0.0,
+        "Engineering/Platform": 40.0,
+        "Engineering/Platform/API": 70.0,
+    }
+    assert (
+        TeamDayUsage.objects.get(team__path="Engineering/Platform", metric="tokens").max_single
+        == 70
+    )
+
+
+def test_units_with_tabs_backslashes_and_newline_escapes_are_stored_exactly(org) -> None:
+    """Cells go to PostgreSQL through COPY's text format: awkward text must round-trip."""
+    unit = 'a\tb\\c\\nd"e'
+    usage_import(
+        format="generic",
+        files=generic(
+            "email,date,tool,metric,value,unit\n"
+            f'api1@acme.test,2026-05-04,t,tokens,10,"{unit.replace(chr(34), chr(34) * 2)}"\n'
+        ),
+    )
+    stored = TeamDayUsage.objects.filter(metric="tokens").values_list("unit", flat=True)
+    assert set(stored) == {unit}
