@@ -21,9 +21,12 @@ family (one source's metric over one period, every level) is decided together
 nearest shown ancestor once it is subtracted still passes the rule, so every set of people an
 attacker can work out by adding and subtracting the figures of a family has >= k contributors
 and nobody above 85%. A figure summed over sources is shown only when each source's figure
-for that team is, so it reveals nothing the per-source figures do not. Figures over different
-periods are separate families: the API's periods are free, so differences between periods of
-one team are bounded only by each period's own check (see `usage_release_for_team`).
+for that team is, so it reveals nothing the per-source figures do not. Across days, the figures
+that leave on request (the API) are over whole calendar months that have ended
+(`usage_release_for_months`): a range of months is shown only when each of its months is, so
+every such figure is a sum of audited monthly figures, and no difference of two ranges
+isolates a day or a week. (Hotspots use their round's period, computed once when the round
+closes; a difference between a round's period and the months around it is not audited.)
 """
 
 from __future__ import annotations
@@ -133,6 +136,58 @@ def usage_family_decisions(
         )
         for pair, cells in families.items()
     }
+
+
+def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day of `month`'s calendar month."""
+    first = month.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, following - dt.timedelta(days=1)
+
+
+def usage_release_for_months(
+    *,
+    team: Team,
+    first_month: dt.date,
+    last_month: dt.date,
+    source: str | None = None,
+    metric: str | None = None,
+) -> list[UsageFigure]:
+    """`team`'s usage over whole calendar months (UTC days), `first_month`..`last_month` (any
+    day of each), for the figures that leave on request (the API). Each month is its own
+    family (`usage_release_for_team`); a (source, metric) over the range is shown only when
+    its figure is shown in every month the team used it, and is then the sum of those monthly
+    figures. So whatever ranges are asked for, every figure is a sum of audited monthly ones:
+    differences between ranges give months, never days. The caller refuses months that have
+    not ended (a month still being imported would move day by day)."""
+    months = []
+    current = first_month.replace(day=1)
+    while current <= last_month:
+        months.append(month_bounds(current))
+        current = months[-1][1] + dt.timedelta(days=1)
+    combined: dict[tuple[str, str], list[UsageFigure]] = {}
+    for start, end in months:
+        for f in usage_release_for_team(
+            team=team, start=start, end=end, source=source, metric=metric
+        ):
+            combined.setdefault((f.source, f.metric), []).append(f)
+    start, end = months[0][0], months[-1][1]
+    figures = []
+    for (source_name, metric_name), parts in sorted(combined.items()):
+        reason = next((f.hidden_reason for f in parts if not f.shown), "")
+        figures.append(
+            UsageFigure(
+                team_id=team.pk,
+                source=source_name,
+                metric=metric_name,
+                unit=parts[0].unit,
+                start=start,
+                end=end,
+                value=None if reason else sum(f.value or 0.0 for f in parts),
+                hidden_reason=reason,
+            )
+        )
+    return figures
 
 
 def usage_release_for_team(
