@@ -20,9 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -42,7 +44,12 @@ ProgressCallback = Callable[[str, int, int], None]
 MAX_USAGE_UPLOAD_BYTES = 200 * 1024 * 1024
 UNMATCHED_REPORTED = 200
 _BATCH = 2000
-_BLOCK = 5000
+# Cells reduced before they are written: at least this many (plus one day's), ~220 bytes each
+# in memory (~11 MB; below the parsing phase's peak). Blocks are inserted in natural-key
+# order: the larger the block, the longer the runs of the unique index it extends in place
+# (SQLite's insert CPU fell by about a third from 5,000 to 50,000 cells per block for a
+# 40k-cell delivery); memory stays bounded whatever the delivery's size.
+_BLOCK = 50_000
 _TABLE = TeamDayUsage._meta.db_table
 
 
@@ -288,37 +295,42 @@ _COLUMNS = "source, team_id, day, metric, unit, total, contributors, max_single,
 def _insert_many(cells: list[UsageCell]) -> None:
     """Insert new cells in natural-key order (the unique index then grows by appends):
     PostgreSQL through COPY (text lines, a few thousand a write; no per-row statement or
-    parameter binding), SQLite through one prepared statement run by `executemany` (the
-    sqlite3 module binds each row in C), anything else through multi-row INSERTs."""
+    parameter binding), other databases through multi-row INSERTs of up to 2000 rows. On
+    SQLite those go straight to the sqlite3 connection with `?` placeholders: Django's cursor
+    would rewrite every `%s` of an 18,000-parameter statement with a regular expression, and
+    one multi-row statement costs about 60% of `executemany`'s row-by-row statements (which
+    also bump the AUTOINCREMENT sequence once per row)."""
     if not cells:
         return
     cells.sort(key=itemgetter(1, 3, 2, 0))  # team, metric, day, source
     if connection.vendor == "postgresql":
         _copy_cells(cells)
         return
-    # Days adapted once each (a delivery has a few), not once per row by sqlite3's adapter.
+    # Days adapted once each (a delivery has a few), not once per row.
     days = {day: connection.ops.adapt_datefield_value(day) for day in {c.day for c in cells}}
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.executemany(
-                f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [(source, team, days[day], *rest) for source, team, day, *rest in cells],
-            )
-            return
-        width = len(cells[0])
+    width = len(cells[0])
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        connection.ensure_connection()
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        mark = "?"
+    else:
         limit = connection.features.max_query_params or 65535
-        per_statement = max(1, min(2000, limit // width))
-        placeholders = "(" + ", ".join(["%s"] * width) + ")"
+        mark = "%s"
+    per_statement = max(1, min(2000, limit // width))
+    row = "(" + ", ".join([mark] * width) + ")"
+    head = f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES "
+    with connection.cursor() as cursor:
+        run = connection.connection.execute if sqlite else cursor.execute
         for start in range(0, len(cells), per_statement):
             batch = cells[start : start + per_statement]
-            params: list[object] = []
-            for source, team, day, *rest in batch:
-                params += (source, team, days[day], *rest)
-            cursor.execute(
-                f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES "
-                + ", ".join([placeholders] * len(batch)),
-                params,
+            params = list(
+                chain.from_iterable(
+                    (source, team, days[day], metric, unit, total, people, top, direct)
+                    for source, team, day, metric, unit, total, people, top, direct in batch
+                )
             )
+            run(head + ", ".join([row] * len(batch)), params)
 
 
 def _copy_cells(cells: list[UsageCell], lines_per_write: int = 5000) -> None:
