@@ -91,7 +91,8 @@ class _DayStore:
         self._segments: dict[int, list[tuple[int, int]]] = {}
 
     def add(self, days: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
-        self._parts.append((days.astype(np.uint16), keys, values.astype(np.float64)))
+        # Held, not copied, when already float64: callers pass arrays of their own.
+        self._parts.append((days.astype(np.uint16), keys, values.astype(np.float64, copy=False)))
         self._size += len(keys)
         if self._size >= SPILL_AT:
             self._spill()
@@ -114,8 +115,8 @@ class _DayStore:
         for start, end in _runs(days):
             # Key and value of one run side by side: one read per run later.
             self._segments.setdefault(int(days[start]), []).append((file.tell(), end - start))
-            file.write(keys[start:end].tobytes())
-            file.write(values[start:end].tobytes())
+            file.write(keys[start:end].data)  # the array's own buffer: no bytes copy
+            file.write(values[start:end].data)
 
     def day_pieces(self) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
         """Every day in order, with its (keys, values) in pieces of at most `SPILL_AT`."""
@@ -257,7 +258,7 @@ class Accumulator:
             return
         src = np.asarray(sources, dtype=np.int64)
         met = np.asarray(metrics, dtype=np.int64)
-        keys = ((src << _METRIC_BITS) | met) << _PERSON_BITS | persons.astype(np.int64)
+        keys = ((src << _METRIC_BITS) | met) << _PERSON_BITS | persons.astype(np.int64, copy=False)
         self._store.add(days, keys, values)
 
     def add_team_level(
