@@ -413,3 +413,17 @@ def test_units_with_tabs_backslashes_and_newline_escapes_are_stored_exactly(org)
     )
     stored = TeamDayUsage.objects.filter(metric="tokens").values_list("unit", flat=True)
     assert set(stored) == {unit}
+
+
+def test_a_failure_after_the_cells_are_written_rolls_them_back(org, monkeypatch) -> None:
+    """Atomic through the bulk paths too (COPY on PostgreSQL, raw multi-row INSERTs on
+    SQLite): the cells written before the failure are gone with it."""
+
+    def fail(**fields: object) -> None:
+        assert TeamDayUsage.objects.exists()  # the cells were written in this transaction
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(UsageImport.objects, "create", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        usage_import(format="amazon-q", files=usage_files_from_paths(AMAZON_Q_PARTS))
+    assert not TeamDayUsage.objects.exists()
