@@ -427,3 +427,19 @@ def test_a_failure_after_the_cells_are_written_rolls_them_back(org, monkeypatch)
     with pytest.raises(RuntimeError, match="disk full"):
         usage_import(format="amazon-q", files=usage_files_from_paths(AMAZON_Q_PARTS))
     assert not TeamDayUsage.objects.exists()
+
+
+def test_a_value_column_of_booleans_is_refused_naming_the_line(org) -> None:
+    """Numeric columns are parsed as the C parser infers them: a column it reads as booleans
+    (or text) is refused like any other non-number, and nothing is written."""
+    with pytest.raises(UsageFileError) as exc:
+        usage_import(
+            format="generic",
+            files=generic(
+                "email,date,tool,metric,value\n"
+                "api1@acme.test,2026-05-04,t,tokens,True\n"
+                "api2@acme.test,2026-05-04,t,tokens,False\n"
+            ),
+        )
+    assert "usage.csv, line 2, field value: 'True' is not a number" in str(exc.value)
+    assert not TeamDayUsage.objects.exists()
