@@ -23,7 +23,7 @@ from analytics.usage_forms import MAX_USAGE_FILES
 from surveys.permissions import HasPulseRole, IsHR
 from surveys.selectors import team_visible_or_none
 
-DEFAULT_PERIOD_DAYS = 28
+MAX_PERIOD_MONTHS = 12
 
 
 class UsageImportOutput(serializers.ModelSerializer):
@@ -120,8 +120,11 @@ class UsageFigureOutput(serializers.Serializer):
 
 
 class TeamUsageApi(APIView):
-    """A team's AI usage (its whole subtree) over a period of UTC days, through the release
-    gate: each figure is shown only when >= k people contribute and nobody more than 85%."""
+    """A team's AI usage (its whole subtree) over whole calendar months (UTC) that have ended,
+    through the release gate: each figure is shown only when >= k people contribute, nobody
+    more than 85%, and no difference with other released figures (other teams, other months)
+    singles out fewer people (`gate.usage_release_for_months`). Free day ranges are refused:
+    two of them would differ by a day."""
 
     permission_classes = [HasPulseRole]
 
@@ -132,18 +135,32 @@ class TeamUsageApi(APIView):
         metric = serializers.CharField(required=False, max_length=80)
 
         def validate(self, attrs: dict) -> dict:
-            end = attrs.get("end") or dt.datetime.now(dt.UTC).date()
-            start = attrs.get("start") or end - dt.timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+            this_month = dt.datetime.now(dt.UTC).date().replace(day=1)
+            last_ended = this_month - dt.timedelta(days=1)
+            end = attrs.get("end") or last_ended
+            start = attrs.get("start") or end.replace(day=1)
+            if start.day != 1 or gate.month_bounds(end)[1] != end:
+                raise serializers.ValidationError(
+                    "Periods are whole calendar months: start on a month's first day and end "
+                    "on a month's last day."
+                )
             if start > end:
                 raise serializers.ValidationError("start is after end.")
-            if (end - start).days > 366:
+            if end >= this_month:
+                raise serializers.ValidationError("Only months that have ended are shown.")
+            if (end.year - start.year) * 12 + end.month - start.month >= MAX_PERIOD_MONTHS:
                 raise serializers.ValidationError("The period is longer than a year.")
             return {**attrs, "start": start, "end": end}
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", str, description="First UTC day (YYYY-MM-DD)"),
-            OpenApiParameter("end", str, description="Last UTC day (YYYY-MM-DD)"),
+            OpenApiParameter("start", str, description="First day of the first month (YYYY-MM-01)"),
+            OpenApiParameter(
+                "end",
+                str,
+                description="Last day of the last month, a month that has ended (default: "
+                "the last month that has ended)",
+            ),
             OpenApiParameter("source", str),
             OpenApiParameter("metric", str),
         ],
@@ -155,7 +172,10 @@ class TeamUsageApi(APIView):
             raise Http404
         params = self.TeamUsageQuery(data=request.query_params)
         params.is_valid(raise_exception=True)
-        figures = gate.usage_release_for_team(team=team, **params.validated_data)
+        query = dict(params.validated_data)
+        figures = gate.usage_release_for_months(
+            team=team, first_month=query.pop("start"), last_month=query.pop("end"), **query
+        )
         data = [
             {
                 "source": f.source,

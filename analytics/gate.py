@@ -13,6 +13,20 @@ For a single day both bounds are exact. A cell from a team-level source without 
 breakdown (`contributors` NULL) hides the whole period. Hidden figures carry a reason that
 names the rule, never the count that failed it. Periods are UTC days: a caller rolling up a
 survey round in local time passes the UTC days that cover it.
+
+Figures are not judged one by one only: a parent team's figure minus its shown children's
+would isolate the people sitting directly in it (and in its hidden children). Every team of a
+family (one source's metric over one period, every level) is decided together
+(`analytics.usage_disclosure.audit_family`): a team is shown only when what is left of its
+nearest shown ancestor once it is subtracted still passes the rule, so every set of people an
+attacker can work out by adding and subtracting the figures of a family has >= k contributors
+and nobody above 85%. A figure summed over sources is shown only when each source's figure
+for that team is, so it reveals nothing the per-source figures do not. Across days, the figures
+that leave on request (the API) are over whole calendar months that have ended
+(`usage_release_for_months`): a range of months is shown only when each of its months is, so
+every such figure is a sum of audited monthly figures, and no difference of two ranges
+isolates a day or a week. (Hotspots use their round's period, computed once when the round
+closes; a difference between a round's period and the months around it is not audited.)
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q, Sum
 
 from analytics.models import Publication, TeamDayUsage
+from analytics.usage_disclosure import DayCell, TeamNode, audit_family
 from surveys.models import Team
 
 USAGE_DOMINANCE_LIMIT = 0.85
@@ -32,6 +47,10 @@ USAGE_DOMINANCE_LIMIT = 0.85
 USAGE_HIDDEN_NO_BREAKDOWN = "hidden: the source gives no per-person breakdown"
 USAGE_HIDDEN_TOO_FEW = "hidden: fewer than {k} people contribute"
 USAGE_HIDDEN_DOMINANT = "hidden: one person may account for more than 85% of it"
+USAGE_HIDDEN_PROTECTS = (
+    "hidden so that a few people's usage cannot be worked out by subtracting it from a larger "
+    "team's"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +89,107 @@ def usage_release_decision(
     return ""
 
 
+def _decide(total: float, lower: int | None, upper: float | None) -> str:
+    return usage_release_decision(
+        total=total, contributors_lower_bound=lower, max_single_upper_bound=upper
+    )
+
+
+def usage_family_decisions(
+    *, start: dt.date, end: dt.date, pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[int, str]]:
+    """For each (source, metric) in `pairs`, every team's decision over `start`..`end` ('' shown,
+    else the reason), with every team of the organisation decided together so that no
+    difference of shown figures singles out fewer than k people or a dominant one (module
+    docstring). Reads the stored daily cells of those pairs for the whole organisation."""
+    if not pairs:
+        return {}
+    which = Q()
+    for source, metric in sorted(pairs):
+        which |= Q(source=source, metric=metric)
+    rows = (
+        TeamDayUsage.objects.filter(which, day__gte=start, day__lte=end)
+        .values_list(
+            "source",
+            "metric",
+            "team_id",
+            "day",
+            "total",
+            "contributors",
+            "max_single",
+            "direct_max_single",
+        )
+        .order_by()
+    )
+    families: dict[tuple[str, str], dict[int, dict[int, DayCell]]] = {p: {} for p in pairs}
+    for source, metric, team_id, day, total, people, top, direct in rows.iterator(2000):
+        families[(source, metric)].setdefault(team_id, {})[day.toordinal()] = DayCell(
+            total, people, top, direct
+        )
+    teams = [
+        TeamNode(pk, parent, depth)
+        for pk, parent, depth in Team.objects.values_list("id", "parent_id", "depth")
+    ]
+    return {
+        pair: audit_family(
+            teams=teams, cells=cells, decide=_decide, protects_reason=USAGE_HIDDEN_PROTECTS
+        )
+        for pair, cells in families.items()
+    }
+
+
+def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day of `month`'s calendar month."""
+    first = month.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, following - dt.timedelta(days=1)
+
+
+def usage_release_for_months(
+    *,
+    team: Team,
+    first_month: dt.date,
+    last_month: dt.date,
+    source: str | None = None,
+    metric: str | None = None,
+) -> list[UsageFigure]:
+    """`team`'s usage over whole calendar months (UTC days), `first_month`..`last_month` (any
+    day of each), for the figures that leave on request (the API). Each month is its own
+    family (`usage_release_for_team`); a (source, metric) over the range is shown only when
+    its figure is shown in every month the team used it, and is then the sum of those monthly
+    figures. So whatever ranges are asked for, every figure is a sum of audited monthly ones:
+    differences between ranges give months, never days. The caller refuses months that have
+    not ended (a month still being imported would move day by day)."""
+    months = []
+    current = first_month.replace(day=1)
+    while current <= last_month:
+        months.append(month_bounds(current))
+        current = months[-1][1] + dt.timedelta(days=1)
+    combined: dict[tuple[str, str], list[UsageFigure]] = {}
+    for start, end in months:
+        for f in usage_release_for_team(
+            team=team, start=start, end=end, source=source, metric=metric
+        ):
+            combined.setdefault((f.source, f.metric), []).append(f)
+    start, end = months[0][0], months[-1][1]
+    figures = []
+    for (source_name, metric_name), parts in sorted(combined.items()):
+        reason = next((f.hidden_reason for f in parts if not f.shown), "")
+        figures.append(
+            UsageFigure(
+                team_id=team.pk,
+                source=source_name,
+                metric=metric_name,
+                unit=parts[0].unit,
+                start=start,
+                end=end,
+                value=None if reason else sum(f.value or 0.0 for f in parts),
+                hidden_reason=reason,
+            )
+        )
+    return figures
+
+
 def usage_release_for_team(
     *,
     team: Team,
@@ -79,8 +199,12 @@ def usage_release_for_team(
     metric: str | None = None,
 ) -> list[UsageFigure]:
     """Every (source, metric) with usage for `team` (its whole subtree) between `start` and
-    `end` (UTC days, inclusive), each released or hidden with its reason. The caller has
-    already checked that the user may see `team` (`teams_visible_to`)."""
+    `end` (UTC days, inclusive), each released or hidden with its reason, decided with every
+    other team's figure of the same source, metric and period (`usage_family_decisions`), so
+    that parent-minus-children differences isolate nobody. Periods are free (up to a year,
+    the API's limit): each is audited as a family of its own, and a difference between two
+    periods of one team is bounded only by each period's own check. The caller has already
+    checked that the user may see `team` (`teams_visible_to`)."""
     rows = TeamDayUsage.objects.filter(team=team, day__gte=start, day__lte=end)
     if source:
         rows = rows.filter(source=source)
@@ -97,13 +221,17 @@ def usage_release_for_team(
         .order_by("source", "metric", "unit")
     )
     several_days = end > start
+    grouped = list(grouped)
+    family = usage_family_decisions(
+        start=start, end=end, pairs={(g["source"], g["metric"]) for g in grouped}
+    )
     figures = []
     for g in grouped:
         reason = usage_release_decision(
             total=g["total"] or 0.0,
             contributors_lower_bound=None if g["unknown"] else g["lower"],
             max_single_upper_bound=None if g["unknown"] else g["upper"],
-        )
+        ) or family[(g["source"], g["metric"])].get(team.pk, USAGE_HIDDEN_NO_BREAKDOWN)
         unit = "person-days" if g["unit"] == "people" and several_days else g["unit"]
         figures.append(
             UsageFigure(
@@ -504,7 +632,9 @@ def usage_release_period(
     """Every team's usage between `start` and `end` (UTC days, inclusive) of the metric chosen
     for each source, summed over sources, released or hidden by rule 11 with the same bounds as
     `usage_release_for_team` (taken over every source-day: distinct people >= the largest daily
-    count; one person's total <= the sum of daily maxima). A team with no usage has no entry.
+    count; one person's total <= the sum of daily maxima), and shown only when each source's
+    figure for the team is shown in its family (`usage_family_decisions`: no parent-minus-
+    children difference isolates anyone). A team with no usage has no entry.
     One aggregate query for the whole organisation (per team and day, then per team); for
     server-side computation acting for HR."""
     from django.db import connection
@@ -519,6 +649,7 @@ def usage_release_period(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    family = usage_family_decisions(start=start, end=end, pairs=set(metric_by_source.items()))
     out: dict[int, ReleasedUsagePeriod] = {}
     for team_id, total, lower, person_days, upper, unknown, days, x_sum, x_squares in rows:
         if unknown:
@@ -527,6 +658,8 @@ def usage_release_period(
         total = float(total or 0.0)
         reason = usage_release_decision(
             total=total, contributors_lower_bound=int(lower), max_single_upper_bound=float(upper)
+        ) or next(  # each source's own figure for the team must be shown (module docstring)
+            (d[team_id] for d in family.values() if d.get(team_id)), ""
         )
         if reason:
             out[team_id] = ReleasedUsagePeriod(team_id, reason)

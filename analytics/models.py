@@ -86,7 +86,11 @@ class TeamDayUsage(models.Model):
     For people-count metrics (unit `people`: active flags, last-activity snapshots) each
     contributor counts once, so `total == contributors` and `max_single == 1`.
     `contributors`/`max_single` are NULL only for team-level sources that give no per-person
-    breakdown; the release gate never shows those.
+    breakdown; the release gate never shows those. `direct_max_single` is the largest value
+    among the people sitting directly in this team (0 when none of them contributes; for a
+    team-level source, the given team's `max_single`): the gate bounds one person's share of a
+    parent minus some of its children with it. NULL for cells stored before it existed (the
+    gate then falls back on `max_single`, a larger bound).
     """
 
     source = models.CharField(max_length=60)
@@ -100,6 +104,7 @@ class TeamDayUsage(models.Model):
     total = models.FloatField()
     contributors = models.PositiveIntegerField(null=True)
     max_single = models.FloatField(null=True)
+    direct_max_single = models.FloatField(null=True)
 
     class Meta:
         ordering = ["source", "team", "day", "metric"]

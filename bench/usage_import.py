@@ -11,10 +11,15 @@ the 1M generic rows, ~41k for the 200k Amazon Q rows.
 
 Each import runs the real service (`analytics.services.usage_import`: parse, resolve,
 aggregate, write) against a SQLite database in that temporary directory (a fresh copy of the
-migrated database with the roster for every run; nothing is shared with the app or the
-tests). Every measurement runs in a fresh child process, the import and its baseline alike,
-interleaved, `RUNS` times each for the target sizes (once for the 1x sizes, measured for memory);
-the machine may be loaded, so the best run of each is compared:
+migrated database with the roster for every run; nothing is shared with the app or the tests).
+With `--postgres`, against PostgreSQL instead (the server of `DATABASE_URL`): a migrated
+template database with the roster, `pulse_bench_usage_template`, and for every run a fresh copy
+of it, `pulse_bench_usage_case` (CREATE DATABASE ... TEMPLATE), both dropped at the end. There
+the server's work (COPY, index and foreign-key checks) runs in another process: it is in the
+wall time, not in the import's CPU time.
+Every measurement runs in a fresh child process, the import and its baseline alike,
+interleaved, `RUNS` times each for the target sizes (once for the 1x sizes, measured for
+memory); the machine may be loaded, so the best run of each is compared:
 - time: the wall time of the `usage_import` call alone (Django set-up excluded), and of
   `pandas.read_csv(path)` of the same file alone (imports excluded); rows/s from the former;
   also the CPU time of each (`time.process_time`: both are single-threaded, so on an idle
@@ -30,6 +35,7 @@ the machine may be loaded, so the best run of each is compared:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -171,15 +177,68 @@ def child(code: str, args: list[str], env: dict[str, str]) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+TEMPLATE = "pulse_bench_usage_template"
+CASE = "pulse_bench_usage_case"
+
+
+class Postgres:
+    """The scratch databases of `--postgres` on the server of `DATABASE_URL`."""
+
+    def __init__(self) -> None:
+        sys.path.insert(0, str(ROOT / "bench"))
+        import psycopg
+        from _common import server_url
+
+        self.url = server_url()
+        # The server's maintenance database: DATABASE_URL's own may not exist.
+        self.admin = psycopg.connect(
+            self.database_url("postgres"), autocommit=True, connect_timeout=5
+        )
+
+    def database_url(self, name: str) -> str:
+        from _common import _with_database
+
+        return _with_database(self.url, name)
+
+    def recreate(self, name: str, template: str | None = None) -> None:
+        from psycopg import sql
+
+        self.drop(name)
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        self.admin.execute(query)
+
+    def drop(self, name: str) -> None:
+        from psycopg import sql
+
+        assert name.startswith("pulse_bench_")  # the only databases this bench drops
+        self.admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
 def import_child(
-    fmt: str, path: Path, work: Path, env: dict[str, str], *, traced: bool = False
+    fmt: str,
+    path: Path,
+    work: Path,
+    env: dict[str, str],
+    *,
+    traced: bool = False,
+    postgres: Postgres | None = None,
 ) -> dict[str, float]:
     """One import in a fresh child, on a fresh copy of the migrated database with the roster."""
+    args = [fmt, str(path), "traced" if traced else "timed"]
+    if postgres is not None:
+        postgres.recreate(CASE, template=TEMPLATE)
+        try:
+            return child(CHILD_IMPORT, args, {**env, "DATABASE_URL": postgres.database_url(CASE)})
+        finally:
+            postgres.drop(CASE)
     database = work / "case.sqlite3"
     shutil.copyfile(work / "bench.sqlite3", database)
     try:
-        case_env = {**env, "DATABASE_URL": f"sqlite:///{database}"}
-        return child(CHILD_IMPORT, [fmt, str(path), "traced" if traced else "timed"], case_env)
+        return child(CHILD_IMPORT, args, {**env, "DATABASE_URL": f"sqlite:///{database}"})
     finally:
         database.unlink()
 
@@ -193,6 +252,21 @@ def verdict(ok: bool) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--postgres", action="store_true", help="import into PostgreSQL (DATABASE_URL's server)"
+    )
+    options = parser.parse_args()
+    postgres = Postgres() if options.postgres else None
+    try:
+        run(postgres)
+    finally:
+        if postgres is not None:
+            postgres.drop(CASE)
+            postgres.drop(TEMPLATE)
+
+
+def run(postgres: Postgres | None) -> None:
     with tempfile.TemporaryDirectory(prefix="pulse-bench-usage-") as tmp:
         work = Path(tmp)
         env = dict(os.environ)
@@ -206,6 +280,9 @@ def main() -> None:
             DEBUG="false",
         )
         env.pop("REDIS_URL", None)
+        if postgres is not None:
+            postgres.recreate(TEMPLATE)
+            env["DATABASE_URL"] = postgres.database_url(TEMPLATE)
         roster = work / "roster.csv"
         write_roster(roster)
         manage = [sys.executable, "manage.py"]
@@ -218,8 +295,13 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        where = (
+            f"PostgreSQL scratch database {CASE}"
+            if postgres
+            else f"SQLite scratch database in {work}"
+        )
         print(
-            f"SQLite scratch database in {work}; roster of {PEOPLE} people in {TEAMS} teams; "
+            f"{where}; roster of {PEOPLE} people in {TEAMS} teams; "
             f"best of {RUNS} runs, each in a fresh child process, import and read_csv "
             f"interleaved; load average at start {os.getloadavg()[0]:.1f} on "
             f"{os.cpu_count()} CPUs"
@@ -241,8 +323,8 @@ def main() -> None:
             imports, baselines = [], []
             for _ in range(RUNS if rows in (1_000_000, 200_000) else 1):
                 baselines.append(child(CHILD_PANDAS, [str(path)], env))
-                imports.append(import_child(fmt, path, work, env))
-            tracing = import_child(fmt, path, work, env, traced=True)
+                imports.append(import_child(fmt, path, work, env, postgres=postgres))
+            tracing = import_child(fmt, path, work, env, traced=True, postgres=postgres)
             best = min(m["seconds"] for m in imports)
             base = min(m["seconds"] for m in baselines)
             best_cpu = min(m["cpu"] for m in imports)

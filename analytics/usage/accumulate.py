@@ -18,7 +18,9 @@ combined with max, so a person is counted once however many rows say they were a
 
 Per (source, team, day, metric) a cell holds the total, the number of distinct people with a
 value (exact: every person is in exactly one team, so the people of a subtree are counted once
-each) and the largest single person's value.
+each), the largest single person's value, and the largest value among the people sitting
+directly in the team (not in a child team): the release gate needs it to bound one person's
+share of "a parent minus some of its children" (`analytics.gate`).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class UsageCell(NamedTuple):
     total: float
     contributors: int | None
     max_single: float | None
+    direct_max_single: float | None
 
 
 _new_cell = partial(tuple.__new__, UsageCell)  # UsageCell from one iterable, at C speed
@@ -88,7 +91,8 @@ class _DayStore:
         self._segments: dict[int, list[tuple[int, int]]] = {}
 
     def add(self, days: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
-        self._parts.append((days.astype(np.uint16), keys, values.astype(np.float64)))
+        # Held, not copied, when already float64: callers pass arrays of their own.
+        self._parts.append((days.astype(np.uint16), keys, values.astype(np.float64, copy=False)))
         self._size += len(keys)
         if self._size >= SPILL_AT:
             self._spill()
@@ -111,8 +115,8 @@ class _DayStore:
         for start, end in _runs(days):
             # Key and value of one run side by side: one read per run later.
             self._segments.setdefault(int(days[start]), []).append((file.tell(), end - start))
-            file.write(keys[start:end].tobytes())
-            file.write(values[start:end].tobytes())
+            file.write(keys[start:end].data)  # the array's own buffer: no bytes copy
+            file.write(values[start:end].data)
 
     def day_pieces(self) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
         """Every day in order, with its (keys, values) in pieces of at most `SPILL_AT`."""
@@ -254,7 +258,7 @@ class Accumulator:
             return
         src = np.asarray(sources, dtype=np.int64)
         met = np.asarray(metrics, dtype=np.int64)
-        keys = ((src << _METRIC_BITS) | met) << _PERSON_BITS | persons.astype(np.int64)
+        keys = ((src << _METRIC_BITS) | met) << _PERSON_BITS | persons.astype(np.int64, copy=False)
         self._store.add(days, keys, values)
 
     def add_team_level(
@@ -390,6 +394,7 @@ class Accumulator:
             np.maximum.at(top, level[has], own_top[has])
         # Back to (run x team) order, the order the cells are made in.
         count, total, top = count.T.ravel(), total.T.ravel(), top.T.ravel()
+        direct = np.maximum(own_top, 0.0).T.ravel()  # -inf (nobody directly in it) -> 0
         used = np.flatnonzero(count)
         run_of_cell = used // teams
         # Names per (source, metric) run, then per cell by numpy indexing: no Python call per
@@ -413,6 +418,7 @@ class Accumulator:
                     total[used].tolist(),
                     count[used].tolist(),
                     top[used].tolist(),
+                    direct[used].tolist(),
                     strict=True,
                 ),
             )
@@ -421,7 +427,9 @@ class Accumulator:
     def _team_level_cells(self) -> dict[int, list[UsageCell]]:
         """Team-level rows roll up to ancestors: distinct people in disjoint subtrees add up,
         so the sum of `people` is exact as long as a file never gives a team and one of its
-        ancestors for the same day and metric (refused here)."""
+        ancestors for the same day and metric (refused here). A given team's `max_single`
+        also bounds its direct members' largest value (who sits directly in it is unknown);
+        an ancestor only has what its given descendants roll up, so nobody directly in it."""
         if not self._team_level:
             return {}
         given: dict[tuple[int, int, int], set[int]] = {}
@@ -456,6 +464,7 @@ class Accumulator:
                 cell[2] = None if cell[2] is None or top is None else max(cell[2], top)
         by_day: dict[int, list[UsageCell]] = {}
         for (source, metric, day, team), (total, people, top) in sorted(rolled.items()):
+            given_here = team in given[(source, metric, day)]
             by_day.setdefault(day, []).append(
                 UsageCell(
                     self.source_names[source],
@@ -466,6 +475,7 @@ class Accumulator:
                     float(total or 0),
                     None if people is None else int(people),
                     None if top is None else float(top),
+                    None if top is None else float(top) if given_here else 0.0,
                 )
             )
         return by_day

@@ -277,14 +277,18 @@ class AmazonQ(Adapter):
             matched = ok & (persons >= 0)
             acc.rows_matched += int(matched.sum())
             acc.rows_unmatched += int((ok & (persons < 0)).sum())
-            # Metric x row: pandas holds the columns as one block, so this is a view, and the
-            # scan below runs along memory. Per-person zeros are not contributions.
-            block = chunk[[cols[m] for m in present]].to_numpy(dtype=np.float64).T
-            which, rows = np.nonzero(block)
+            # Metric x row: pandas holds same-typed columns as one block, so this is usually a
+            # view, and the scan below runs along memory. Per-person zeros are not
+            # contributions. One flat scan (cheaper than a 2-D nonzero), then the metric and
+            # the row of each value from its index.
+            block = np.ascontiguousarray(chunk[[cols[m] for m in present]].to_numpy().T)
+            flat = np.flatnonzero(block)
+            which, rows = np.divmod(flat, block.shape[1])
             if not matched.all():
                 keep = matched[rows]
-                which, rows = which[keep], rows[keep]
-            acc.add(source, persons[rows], day[rows], codes[which], block[which, rows])
+                flat, which, rows = flat[keep], which[keep], rows[keep]
+            values = block.ravel()[flat].astype(np.float64)
+            acc.add(source, persons[rows], day[rows], codes[which], values)
         problems.raise_if_any()
 
 

@@ -137,7 +137,7 @@ def test_the_api_releases_usage_through_the_gate_and_scopes_teams(big_org) -> No
     )
     client = client_for(leader)
     response = client.get(
-        f"/api/v1/teams/{big_org['Org/A'].pk}/usage/", {"start": "2026-05-04", "end": "2026-05-04"}
+        f"/api/v1/teams/{big_org['Org/A'].pk}/usage/", {"start": "2026-05-01", "end": "2026-05-31"}
     )
     assert response.status_code == 200
     lines = next(f for f in response.json() if f["metric"] == "lines")
@@ -150,9 +150,58 @@ def test_the_api_releases_usage_through_the_gate_and_scopes_teams(big_org) -> No
         client_for(hr)
         .get(
             f"/api/v1/teams/{big_org['Other'].pk}/usage/",
-            {"start": "2026-05-04", "end": "2026-05-04"},
+            {"start": "2026-05-01", "end": "2026-05-31"},
         )
         .json()
     )
     assert all(f["value"] is None for f in other)
     assert "99" not in str(other)
+
+
+def test_the_api_serves_whole_months_that_have_ended_only(big_org) -> None:
+    """Two free day ranges of one team differ by a day, and a month still being imported moves
+    day by day: the API refuses both."""
+    hr = staff_user_create(username="hr3", password=PASSWORD, kind="hr")
+    client = client_for(hr)
+    url = f"/api/v1/teams/{big_org['Org/A'].pk}/usage/"
+    for period in (
+        {"start": "2026-05-04", "end": "2026-05-04"},
+        {"start": "2026-05-01", "end": "2026-05-30"},
+        {"start": "2026-05-02", "end": "2026-05-31"},
+    ):
+        assert client.get(url, period).status_code == 400, period
+    this_month = dt.datetime.now(dt.UTC).date().replace(day=1)
+    current = {
+        "start": this_month.isoformat(),
+        "end": (this_month + dt.timedelta(days=40)).replace(day=1) - dt.timedelta(days=1),
+    }
+    assert client.get(url, current).status_code == 400
+    assert client.get(url, {"start": "2025-01-01", "end": "2026-01-31"}).status_code == 400
+    assert client.get(url, {"start": "2025-02-01", "end": "2026-01-31"}).status_code == 200
+
+
+def test_a_range_of_months_minus_one_of_them_does_not_give_a_hidden_month(big_org) -> None:
+    """Five people in May, one (a0) in June. May-June passes on its own (five people on a day,
+    nobody above 85%), and so does May: their difference would be a0's June usage. The range
+    is shown only when each of its months is."""
+    june = dt.date(2026, 6, 3)
+    load([(f"a{i}@acme.test", D1, 100) for i in range(5)] + [("a0@acme.test", june, 77)])
+    hr = staff_user_create(username="hr4", password=PASSWORD, kind="hr")
+    client = client_for(hr)
+    url = f"/api/v1/teams/{big_org['Org/A'].pk}/usage/"
+
+    def lines(start: str, end: str) -> dict:
+        figures = client.get(url, {"start": start, "end": end, "metric": "lines"}).json()
+        [figure] = figures
+        return figure
+
+    may = lines("2026-05-01", "2026-05-31")
+    assert (may["shown"], may["value"]) == (True, 500)
+    both = lines("2026-05-01", "2026-06-30")
+    assert (both["shown"], both["value"]) == (False, None)
+    assert "77" not in str(both) and "577" not in str(both)
+    # The gate's own check of the two-month period alone would have shown it.
+    [free] = usage_release_for_team(
+        team=big_org["Org/A"], start=dt.date(2026, 5, 1), end=dt.date(2026, 6, 30), metric="lines"
+    )
+    assert free.shown and free.value == 577

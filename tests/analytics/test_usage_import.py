@@ -370,3 +370,76 @@ def test_an_import_that_spills_to_a_temporary_file_stores_the_same_cells_and_del
         )
     assert opened and all(handle.closed for handle in opened)
     assert _cells() == in_memory
+
+
+def test_each_cell_stores_the_largest_value_of_the_people_sitting_directly_in_its_team(
+    org,
+) -> None:
+    """`direct_max_single` (for the gate's "parent minus children" bound): plat.lead sits in
+    Platform itself, api1/api2 in its child API. Platform's direct largest value is the lead's
+    (40), not api2's larger 70; API's is api2's; Engineering has nobody contributing directly."""
+    usage_import(
+        format="generic",
+        files=generic(
+            "email,date,tool,metric,value\n"
+            "plat.lead@acme.test,2026-05-04,t,tokens,40\n"
+            "api1@acme.test,2026-05-04,t,tokens,10\n"
+            "api2@acme.test,2026-05-04,t,tokens,70\n"
+        ),
+    )
+    rows = dict(
+        TeamDayUsage.objects.filter(metric="tokens").values_list("team__path", "direct_max_single")
+    )
+    assert rows == {
+        "Engineering": 0.0,
+        "Engineering/Platform": 40.0,
+        "Engineering/Platform/API": 70.0,
+    }
+    assert (
+        TeamDayUsage.objects.get(team__path="Engineering/Platform", metric="tokens").max_single
+        == 70
+    )
+
+
+def test_units_with_tabs_backslashes_and_newline_escapes_are_stored_exactly(org) -> None:
+    """Cells go to PostgreSQL through COPY's text format: awkward text must round-trip."""
+    unit = 'a\tb\\c\\nd"e'
+    usage_import(
+        format="generic",
+        files=generic(
+            "email,date,tool,metric,value,unit\n"
+            f'api1@acme.test,2026-05-04,t,tokens,10,"{unit.replace(chr(34), chr(34) * 2)}"\n'
+        ),
+    )
+    stored = TeamDayUsage.objects.filter(metric="tokens").values_list("unit", flat=True)
+    assert set(stored) == {unit}
+
+
+def test_a_failure_after_the_cells_are_written_rolls_them_back(org, monkeypatch) -> None:
+    """Atomic through the bulk paths too (COPY on PostgreSQL, raw multi-row INSERTs on
+    SQLite): the cells written before the failure are gone with it."""
+
+    def fail(**fields: object) -> None:
+        assert TeamDayUsage.objects.exists()  # the cells were written in this transaction
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(UsageImport.objects, "create", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        usage_import(format="amazon-q", files=usage_files_from_paths(AMAZON_Q_PARTS))
+    assert not TeamDayUsage.objects.exists()
+
+
+def test_a_value_column_of_booleans_is_refused_naming_the_line(org) -> None:
+    """Numeric columns are parsed as the C parser infers them: a column it reads as booleans
+    (or text) is refused like any other non-number, and nothing is written."""
+    with pytest.raises(UsageFileError) as exc:
+        usage_import(
+            format="generic",
+            files=generic(
+                "email,date,tool,metric,value\n"
+                "api1@acme.test,2026-05-04,t,tokens,True\n"
+                "api2@acme.test,2026-05-04,t,tokens,False\n"
+            ),
+        )
+    assert "usage.csv, line 2, field value: 'True' is not a number" in str(exc.value)
+    assert not TeamDayUsage.objects.exists()

@@ -1,0 +1,308 @@
+"""Attack 11 under differencing: usage figures released for every team at every level, for
+each source, are combined by an attacker (adding and subtracting figures: a parent minus its
+shown children, a sum over tools minus one tool). Every set of people whose total the
+attacker can work out must have >= k contributors and nobody above 85% of it.
+
+The attacker here does not use the gate's reasoning: it takes every figure the gate releases
+for every team, writes each as a 0/1 row over the employees, and tries every subset of the
+(small) organisation: a subset whose indicator lies in the row space of the released rows is
+derivable (least squares gives its total exactly); it then checks that subset against the
+rule with the true per-person values, which only the test knows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analytics.attacker import in_row_space
+from analytics.gate import (
+    USAGE_HIDDEN_PROTECTS,
+    usage_release_for_team,
+    usage_release_period,
+)
+from analytics.models import TeamDayUsage
+from analytics.services import usage_files_from_bytes, usage_import
+from analytics.usage_disclosure import DayCell, TeamNode, audit_family
+from surveys.models import Employee, Team
+from surveys.services import roster_import
+
+K = 5
+D1 = dt.date(2026, 5, 4)
+D2 = dt.date(2026, 5, 5)
+
+
+def roster(people: dict[str, str]) -> dict[str, Team]:
+    """`people`: email local part -> team path."""
+    lines = ["email,name,team,manager_email,location,start_date,timezone"]
+    lines += [f"{p}@acme.test,{p},{team},,Berlin,2020-01-01,UTC" for p, team in people.items()]
+    roster_import(data=("\n".join(lines) + "\n").encode())
+    return {t.path: t for t in Team.objects.all()}
+
+
+def load(rows: list[tuple[str, str, dt.date, float]]) -> None:
+    """(person, tool, day, tokens) rows, imported tool by tool (each tool is a source)."""
+    for tool in sorted({r[1] for r in rows}):
+        text = "email,date,tool,metric,value\n" + "".join(
+            f"{p}@acme.test,{day},{tool},tokens,{value}\n" for p, t, day, value in rows if t == tool
+        )
+        usage_import(format="generic", files=usage_files_from_bytes([("u.csv", text.encode())]))
+
+
+def members(team: Team, people: list[str]) -> np.ndarray:
+    """The 0/1 row of `team`'s figure over `people`: who is in its subtree."""
+    where = dict(Employee.objects.select_related("team").values_list("email", "team__path"))
+    inside = [where[f"{p}@acme.test"] for p in people]
+    return np.array(
+        [float(path == team.path or path.startswith(team.path + "/")) for path in inside]
+    )
+
+
+def derivable_sets(
+    rows: list[np.ndarray], totals: list[float], people: list[str]
+) -> list[tuple[tuple[int, ...], float]]:
+    """Every non-empty subset of `people` whose indicator is in the span of `rows`, with the
+    total the attacker derives for it."""
+    if not rows:
+        return []
+    matrix = np.vstack(rows)
+    found = []
+    for size in range(1, len(people) + 1):
+        for subset in itertools.combinations(range(len(people)), size):
+            target = np.zeros(len(people))
+            target[list(subset)] = 1.0
+            if in_row_space(matrix, target):
+                coefficients, *_ = np.linalg.lstsq(matrix.T, target, rcond=None)
+                found.append((subset, float(coefficients @ np.array(totals))))
+    return found
+
+
+def assert_nothing_singled_out(
+    released: list[tuple[np.ndarray, float]], truth: dict[str, float], people: list[str]
+) -> int:
+    """Checks every derivable set against rule 11 with the true values; returns how many
+    derivable sets held anyone (so a test can check the attack had material)."""
+    sets = derivable_sets([r for r, _ in released], [t for _, t in released], people)
+    with_people = 0
+    for subset, derived in sets:
+        values = [truth.get(people[i], 0.0) for i in subset]
+        contributors = sum(1 for v in values if v)
+        if not contributors:
+            continue
+        with_people += 1
+        assert derived == pytest.approx(sum(values))  # the attacker's sum is right...
+        assert contributors >= K, f"{[people[i] for i in subset]} singled out"
+        assert max(values) <= 0.85 * sum(values), f"{[people[i] for i in subset]} dominated"
+    return with_people
+
+
+def released_per_source(start: dt.date, end: dt.date, people: list[str]):
+    out = []
+    for team in Team.objects.all():
+        for figure in usage_release_for_team(team=team, start=start, end=end, metric="tokens"):
+            if figure.shown:
+                out.append(((figure.source, team.path), members(team, people), figure.value))
+    return out
+
+
+@pytest.mark.django_db
+def test_a_parent_minus_its_shown_child_does_not_single_out_the_parents_direct_members() -> None:
+    # Org holds boss directly, A five people, B two: Org (8) and A (5) both pass on their own,
+    # and Org - A would be boss and B's two people: three.
+    people = {"boss": "Org", **{f"a{i}": "Org/A" for i in range(5)}, "b0": "Org/B", "b1": "Org/B"}
+    teams = roster(people)
+    truth = {p: 10.0 + i for i, p in enumerate(people)}
+    load([(p, "copilot", D1, v) for p, v in truth.items()])
+
+    names = list(people)
+    released = [(row, value) for _, row, value in released_per_source(D1, D1, names)]
+    assert assert_nothing_singled_out(released, truth, names) >= 1
+    shown = {
+        path: f.shown
+        for path in ("Org", "Org/A", "Org/B")
+        for f in usage_release_for_team(team=teams[path], start=D1, end=D1, metric="tokens")
+    }
+    assert shown == {"Org": True, "Org/A": False, "Org/B": False}
+    [hidden] = usage_release_for_team(team=teams["Org/A"], start=D1, end=D1, metric="tokens")
+    assert hidden.hidden_reason == USAGE_HIDDEN_PROTECTS and hidden.value is None
+
+
+@pytest.mark.django_db
+def test_a_residual_of_five_dominated_by_one_person_is_not_derivable() -> None:
+    # Five people sit directly in Org, boss with 1000 of their 1004; A has five people with
+    # 1000 each. Org (10 people, top share 17%) and A pass on their own; Org - A would give
+    # the five direct members, 99.6% of it boss's.
+    people = {"boss": "Org", **{f"d{i}": "Org" for i in range(4)}}
+    people |= {f"a{i}": "Org/A" for i in range(5)}
+    teams = roster(people)
+    truth = {
+        "boss": 1000.0,
+        **{f"d{i}": 1.0 for i in range(4)},
+        **{f"a{i}": 1000.0 for i in range(5)},
+    }
+    load([(p, "copilot", D1, v) for p, v in truth.items()])
+
+    names = list(people)
+    released = [(row, value) for _, row, value in released_per_source(D1, D1, names)]
+    assert assert_nothing_singled_out(released, truth, names) >= 1
+    [org] = usage_release_for_team(team=teams["Org"], start=D1, end=D1, metric="tokens")
+    [a] = usage_release_for_team(team=teams["Org/A"], start=D1, end=D1, metric="tokens")
+    assert (org.shown, a.shown, a.hidden_reason) == (True, False, USAGE_HIDDEN_PROTECTS)
+
+    # Cells stored before the direct maximum existed fall back on the team's own maximum: a
+    # larger bound, so still hidden.
+    TeamDayUsage.objects.update(direct_max_single=None)
+    [a] = usage_release_for_team(team=teams["Org/A"], start=D1, end=D1, metric="tokens")
+    assert not a.shown
+
+
+@pytest.mark.django_db
+def test_teams_whose_differences_are_safe_are_all_shown() -> None:
+    # Nobody directly in Org; A and B six people each: Org - A - B is empty, Org - A is B.
+    people = {f"a{i}": "Org/A" for i in range(6)} | {f"b{i}": "Org/B" for i in range(6)}
+    teams = roster(people)
+    truth = {p: 10.0 + i for i, p in enumerate(people)}
+    load([(p, "copilot", day, v) for p, v in truth.items() for day in (D1, D2)])
+
+    for path in ("Org", "Org/A", "Org/B"):
+        [f] = usage_release_for_team(team=teams[path], start=D1, end=D2, metric="tokens")
+        assert f.shown, path
+    period = usage_release_period(start=D1, end=D2, metric_by_source={"copilot": "tokens"})
+    assert {teams[p].pk for p in ("Org", "Org/A", "Org/B")} <= {
+        t for t, r in period.items() if r.shown
+    }
+
+
+@pytest.mark.django_db
+def test_over_several_days_the_residual_bound_uses_each_days_direct_maximum() -> None:
+    # Org - A holds boss and b0..b3 (B, hidden: four people). On each day boss holds 90 of the
+    # residual's 94, so one person may dominate it: A must be hidden; Org stays shown.
+    people = {"boss": "Org", **{f"b{i}": "Org/B" for i in range(4)}}
+    people |= {f"a{i}": "Org/A" for i in range(5)}
+    teams = roster(people)
+    rows = []
+    for day in (D1, D2):
+        rows += [("boss", "copilot", day, 90.0)] + [
+            (f"b{i}", "copilot", day, 1.0) for i in range(4)
+        ]
+        rows += [(f"a{i}", "copilot", day, 100.0) for i in range(5)]
+    load(rows)
+    [org] = usage_release_for_team(team=teams["Org"], start=D1, end=D2, metric="tokens")
+    [a] = usage_release_for_team(team=teams["Org/A"], start=D1, end=D2, metric="tokens")
+    [b] = usage_release_for_team(team=teams["Org/B"], start=D1, end=D2, metric="tokens")
+    assert (org.shown, a.shown, b.shown) == (True, False, False)
+
+
+@pytest.mark.django_db
+def test_a_sum_over_tools_is_not_shown_when_one_tools_figure_is_hidden() -> None:
+    # A: five people use copilot, two of them also claude. A's copilot figure is shown; the
+    # hotspot figure (copilot + claude) minus it would give claude's two people.
+    people = {f"a{i}": "Org/A" for i in range(5)}
+    teams = roster(people)
+    rows = [(f"a{i}", "copilot", D1, 10.0 + i) for i in range(5)]
+    rows += [("a0", "claude", D1, 7.0), ("a1", "claude", D1, 9.0)]
+    load(rows)
+    both = {"copilot": "tokens", "claude": "tokens"}
+    period = usage_release_period(start=D1, end=D1, metric_by_source=both)
+
+    # The attacker's unknowns are (person, tool) values; the API's figures cover one tool,
+    # the hotspot side's figures both.
+    labels = [f"{p}/{tool}" for p in people for tool in ("copilot", "claude")]
+    truth = {f"{p}/{tool}": v for p, tool, _, v in rows}
+    released = []
+    for (source, _path), row, value in released_per_source(D1, D1, list(people)):
+        per_label = [row[list(people).index(label.split("/")[0])] for label in labels]
+        tool = [float(label.endswith("/" + source)) for label in labels]
+        released.append((np.array(per_label) * np.array(tool), value))
+    for team_id, figure in period.items():
+        if figure.shown:
+            team = Team.objects.get(pk=team_id)
+            row = members(team, list(people))
+            released.append(
+                (
+                    np.array([row[list(people).index(lab.split("/")[0])] for lab in labels]),
+                    figure.total,
+                )
+            )
+    assert assert_nothing_singled_out(released, truth, labels) >= 1
+
+    [copilot] = usage_release_for_team(
+        team=teams["Org/A"], start=D1, end=D1, source="copilot", metric="tokens"
+    )
+    assert copilot.shown
+    assert not period[teams["Org/A"].pk].shown
+    assert not period[teams["Org"].pk].shown
+    # With copilot alone the team is shown: the sum is only hidden for the tool that fails.
+    alone = usage_release_period(start=D1, end=D1, metric_by_source={"copilot": "tokens"})
+    assert alone[teams["Org/A"].pk].shown
+
+
+# --- The audit itself on random organisations (pure: no database) ------------------------------
+
+
+def _random_org(draw: st.DrawFn) -> tuple[list[TeamNode], list[int], list[float]]:
+    """A random tree of up to 7 teams and up to 13 people (team of each person, value of each
+    person: 0 for people without usage, sometimes one heavy user)."""
+    size = draw(st.integers(2, 7))
+    teams = [TeamNode(1, None, 0)]
+    for team_id in range(2, size + 1):
+        parent = draw(st.sampled_from(teams))
+        teams.append(TeamNode(team_id, parent.team_id, parent.depth + 1))
+    people = draw(st.integers(1, 13))
+    team_of = [draw(st.sampled_from(teams)).team_id for _ in range(people)]
+    values = [float(draw(st.sampled_from([0, 1, 2, 5, 10, 40, 400]))) for _ in range(people)]
+    return teams, team_of, values
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_on_random_organisations_no_derivable_set_breaks_the_rule(data: st.DataObject) -> None:
+    teams, team_of, values = _random_org(data.draw)
+    parent = {t.team_id: t.parent_id for t in teams}
+
+    def within(team: int, ancestor: int) -> bool:
+        while team is not None:
+            if team == ancestor:
+                return True
+            team = parent[team]
+        return False
+
+    cells: dict[int, dict[int, DayCell]] = {}
+    for t in teams:
+        inside = [v for p, v in enumerate(values) if v and within(team_of[p], t.team_id)]
+        direct = [v for p, v in enumerate(values) if v and team_of[p] == t.team_id]
+        if inside:
+            cells[t.team_id] = {
+                0: DayCell(sum(inside), len(inside), max(inside), max(direct, default=0.0))
+            }
+
+    def decide(total: float, lower: int | None, upper: float | None) -> str:
+        if lower is None or upper is None:
+            return "unknown"
+        if lower < K:
+            return "few"
+        return "dominant" if total <= 0 or upper > 0.85 * total else ""
+
+    decisions = audit_family(teams=teams, cells=cells, decide=decide, protects_reason="protects")
+    names = [str(p) for p in range(len(values))]
+    released = [
+        (
+            np.array([float(within(team_of[p], team)) for p in range(len(values))]),
+            cells[team][0].total,
+        )
+        for team, reason in decisions.items()
+        if not reason
+    ]
+    truth = {str(p): v for p, v in enumerate(values)}
+    assert_nothing_singled_out(released, truth, names)
+    # Every team that passes on its own and whose only shown relatives leave safe remainders is
+    # kept: a top-level team that passes on its own is always shown.
+    for team, reason in decisions.items():
+        if parent[team] is None:
+            own = cells[team][0]
+            assert (reason == "") == (decide(own.total, own.contributors, own.max_single) == "")
