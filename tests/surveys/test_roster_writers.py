@@ -3,6 +3,8 @@ behind, with the same counts, and neither writes a row that did not change."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 
@@ -238,3 +240,22 @@ def test_the_copy_writer_keeps_awkward_text_exactly(db: None) -> None:
     assert a.name == 'Back\\\\slash\tTab "Quote"'
     assert (a.location, a.upn, a.manager) == ("Line,Comma", None, None)
     assert (b.name, b.start_date, b.upn, b.manager) == ("Zoë \\N", None, "b@x.test", a)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["plain", "Zoë", None, ""],
+        ["tab\there", "back\\slash", "line\nbreak", "cr\r", None],
+        [1, None, 22, 0],
+        [dt.date(2020, 1, 2), None, dt.date(2020, 1, 2)],
+        [dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)] * 3,
+        [True, False, None],
+        [True, 1, None, "1"],  # mixed types: each value on its own
+        [None, None],
+        [],
+    ],
+    ids=["text", "escapes", "ints", "dates", "timestamps", "booleans", "mixed", "nulls", "empty"],
+)
+def test_a_column_is_written_exactly_as_value_by_value(values: list[object]) -> None:
+    assert services._copy_column(values) == [services._copy_field(v) for v in values]
