@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -114,12 +113,12 @@ def roster_import(
         if not parsed.ok:
             raise RosterImportError(parsed.problems, parsed.problem_count)
         if progress is not None:
-            progress("Writing", 0, len(parsed.rows))
+            progress("Writing", 0, len(parsed.columns))
         with transaction.atomic():
             result = _apply_roster(parsed, deactivate_missing=deactivate_missing)
     result.ignored_columns = parsed.ignored_columns
     if progress is not None:
-        progress("Done", len(parsed.rows), len(parsed.rows))
+        progress("Done", len(parsed.columns), len(parsed.columns))
     return result
 
 
@@ -144,24 +143,43 @@ def _collector_paused() -> Iterator[None]:
 class _RosterPlan:
     """What applying a roster changes, decided from the file and the stored employees.
 
-    `fields` are the compared columns (`_EMPLOYEE_FIELDS` plus the alias columns in the file),
-    and every `values` tuple follows them. Managers are named by email, because a manager may
-    be a newcomer whose id does not exist yet.
+    Column by column, like `RosterColumns`: `columns` holds one list per name of `fields` (the
+    compared columns: `_EMPLOYEE_FIELDS` plus the alias columns in the file) with a value for
+    every row of the file, and `new` and `changed` are positions in them. Managers are named by
+    email, because a manager may be a newcomer whose id does not exist yet.
     """
 
     fields: tuple[str, ...]
+    columns: list[list[Any]]
+    emails: list[str]
+    managers: list[str | None]  # manager emails
     ids: dict[str, int]  # email -> id of every stored employee (writers add the newcomers)
-    new: list[tuple[str, tuple, str | None]]  # (email, values, manager email)
-    changed: list[tuple[int, tuple, str | None]]  # (id, values, manager email)
+    new: list[int]  # positions of the newcomers
+    changed: list[int]  # positions of the stored employees with a change
     # alias -> ids of employees in the file giving up their value for another (or none)
     releasing: dict[str, list[int]]
     gone: list[int]  # active employees absent from the file
 
+    def values(self, position: int) -> tuple[Any, ...]:
+        """The compared values of one row, in the order of `fields`."""
+        return tuple(column[position] for column in self.columns)
+
+    def take(self, positions: list[int]) -> list[list[Any]]:
+        """`columns` cut down to `positions` (the lists themselves when that is every row)."""
+        return [_take(column, positions) for column in self.columns]
+
+
+def _take(column: list[Any], positions: list[int]) -> list[Any]:
+    """The values of `column` at `positions` (ascending, distinct), gathered at C speed."""
+    if len(positions) == len(column):
+        return column
+    return list(map(column.__getitem__, positions))
+
 
 def _apply_roster(parsed: ParsedRoster, *, deactivate_missing: bool) -> RosterImportResult:
-    result = RosterImportResult(rows=len(parsed.rows))
+    result = RosterImportResult(rows=len(parsed.columns))
     teams_before = Team.objects.count()
-    teams = _ensure_teams({row.team_path for row in parsed.rows})
+    teams = _ensure_teams(set(parsed.columns.team_path))
     result.teams_created = Team.objects.count() - teams_before
 
     plan = _plan_roster(parsed, {path: team.pk for path, team in teams.items()})
@@ -204,30 +222,51 @@ def _plan_roster(parsed: ParsedRoster, team_ids: dict[str, int]) -> _RosterPlan:
         stored[email] = tuple(values)
         stored_manager[email] = manager_id
         active[email] = values[_IS_ACTIVE]
-    in_file = {row.email for row in parsed.rows}
+    file = parsed.columns
+    emails, managers, rows = file.email, file.manager_email, len(file)
+    in_file = set(emails)
     _check_alias_owners(parsed, stored, in_file)
 
-    plan = _RosterPlan(fields=fields, ids=ids, new=[], changed=[], releasing={}, gone=[])
-    read = attrgetter("name", "team_path", "location", "start_date", "timezone", *alias_fields)
-    for row in parsed.rows:
-        name, team_path, location, start_date, time_zone, *aliases = read(row)
-        values = (name, team_ids[team_path], location, start_date, time_zone, True, *aliases)
-        old = stored.get(row.email)
+    plan = _RosterPlan(
+        fields=fields,
+        # In the order of `_EMPLOYEE_FIELDS`: name, team, location, start date, time zone,
+        # active (everyone in the file is), then the aliases.
+        columns=[
+            file.name,
+            list(map(team_ids.__getitem__, file.team_path)),
+            file.location,
+            file.start_date,
+            file.timezone,
+            [True] * rows,
+            *(file.aliases[alias] for alias in alias_fields),
+        ],
+        emails=emails,
+        managers=managers,
+        ids=ids,
+        new=[],
+        changed=[],
+        releasing={},
+        gone=[],
+    )
+    if not stored:
+        plan.new = list(range(rows))
+        return plan
+    olds = list(map(stored.get, emails))
+    # The manager's id as stored, compared with the file's: None for none, 0 (never an id) for
+    # a manager who is not stored yet, a newcomer, which is a change for sure.
+    known = {**ids, None: None}  # type: ignore[dict-item]
+    was_managed_by = list(map(stored_manager.get, emails))
+    managed_by = list(map(known.get, managers, [0] * rows))
+    for position, (old, values, was, will) in enumerate(
+        zip(olds, zip(*plan.columns, strict=True), was_managed_by, managed_by, strict=True)
+    ):
         if old is None:
-            plan.new.append((row.email, values, row.manager_email))
-            continue
-        manager = row.manager_email
-        # A manager who is not stored yet is a newcomer: a change for sure.
-        same_manager = (
-            stored_manager[row.email] is None
-            if manager is None
-            else stored_manager[row.email] == ids.get(manager, 0)
-        )
-        if old != values or not same_manager:
-            plan.changed.append((ids[row.email], values, manager))
-            for position, alias in enumerate(alias_fields, start=len(_EMPLOYEE_FIELDS)):
-                if old[position] is not None and old[position] != values[position]:
-                    plan.releasing.setdefault(alias, []).append(ids[row.email])
+            plan.new.append(position)
+        elif old != values or was != will:
+            plan.changed.append(position)
+            for offset, alias in enumerate(alias_fields, start=len(_EMPLOYEE_FIELDS)):
+                if old[offset] is not None and old[offset] != values[offset]:
+                    plan.releasing.setdefault(alias, []).append(ids[emails[position]])
     plan.gone = [pk for email, pk in ids.items() if email not in in_file and active[email]]
     return plan
 
@@ -237,17 +276,17 @@ def _check_alias_owners(parsed: ParsedRoster, stored: dict[str, tuple], in_file:
     violate uniqueness: report it with its line instead of crashing."""
     problems: list[RosterProblem] = []
     outside = [(email, values) for email, values in stored.items() if email not in in_file]
+    file = parsed.columns
     for position, alias in enumerate(parsed.alias_columns, start=len(_EMPLOYEE_FIELDS)):
         owners = {values[position]: email for email, values in outside if values[position]}
         if not owners:
             continue
-        for row in parsed.rows:
-            value = getattr(row, alias)
+        for line, value in zip(file.line, file.aliases[alias], strict=True):
             owner = owners.get(value) if value is not None else None
             if owner is not None:
                 problems.append(
                     RosterProblem(
-                        row.line,
+                        line,
                         alias,
                         f"{alias} '{value}' already belongs to {owner}, who is not in this file",
                     )
@@ -263,42 +302,44 @@ def _write_orm(plan: _RosterPlan, now: dt.datetime) -> None:
     for alias, pks in plan.releasing.items():
         for start in range(0, len(pks), _BATCH):
             Employee.objects.filter(pk__in=pks[start : start + _BATCH]).update(**{alias: None})
-    fields = plan.fields
-    ids = plan.ids
+    fields, ids, emails, managers = plan.fields, plan.ids, plan.emails, plan.managers
     if plan.new:
         created = [
             Employee(
-                email=email,
+                email=emails[position],
                 created_at=now,
                 updated_at=now,
-                **dict(zip(fields, values, strict=True)),
+                **dict(zip(fields, plan.values(position), strict=True)),
             )
-            for email, values, _ in plan.new
+            for position in plan.new
         ]
         for start in range(0, len(created), _BATCH):
             Employee.objects.bulk_create(created[start : start + _BATCH])
         if not all(e.pk for e in created):  # backends without RETURNING: read the ids back
-            emails = [e.email for e in created]
-            for start in range(0, len(emails), _BATCH):
+            new_emails = [e.email for e in created]
+            for start in range(0, len(new_emails), _BATCH):
                 ids.update(
-                    Employee.objects.filter(email__in=emails[start : start + _BATCH]).values_list(
-                        "email", "id"
-                    )
+                    Employee.objects.filter(
+                        email__in=new_emails[start : start + _BATCH]
+                    ).values_list("email", "id")
                 )
         else:
             ids.update((e.email, e.pk) for e in created)
 
     updates: list[Employee] = []
-    for pk, values, manager in plan.changed:
-        employee = Employee(id=pk, updated_at=now, manager_id=ids[manager] if manager else None)
-        for name, value in zip(fields, values, strict=True):
+    for position in plan.changed:
+        manager = managers[position]
+        employee = Employee(
+            id=ids[emails[position]], updated_at=now, manager_id=ids[manager] if manager else None
+        )
+        for name, value in zip(fields, plan.values(position), strict=True):
             setattr(employee, name, value)
         updates.append(employee)
     Employee.objects.bulk_update(updates, [*fields, "manager_id", "updated_at"], batch_size=500)
     managed = [
-        Employee(id=ids[email], manager_id=ids[manager])
-        for email, _, manager in plan.new
-        if manager is not None
+        Employee(id=ids[emails[position]], manager_id=ids[managers[position]])
+        for position in plan.new
+        if managers[position] is not None
     ]
     Employee.objects.bulk_update(managed, ["manager_id"], batch_size=500)
 
@@ -412,14 +453,19 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
 
     ids = plan.ids
     written = [column(name) for name in ("manager", *plan.fields)]
+
+    def manager_ids(positions: list[int]) -> list[int | None]:
+        return [ids[manager] if manager else None for manager in _take(plan.managers, positions)]
+
     with connection.cursor() as cursor:
         if plan.new:
+            new_emails = _take(plan.emails, plan.new)
             cursor.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
                 [meta.db_table, len(plan.new)],
             )
             new_ids = [pk for (pk,) in cursor.fetchall()]
-            ids.update(zip([email for email, _, _ in plan.new], new_ids, strict=True))
+            ids.update(zip(new_emails, new_ids, strict=True))
         if plan.changed:
             cursor.execute("DROP TABLE IF EXISTS pg_temp.roster_changes")
             cursor.execute(
@@ -429,8 +475,14 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
             with cursor.copy(
                 f"COPY pg_temp.roster_changes (id, {', '.join(written)}) FROM STDIN"
             ) as copy:
-                for pk, values, manager in plan.changed:
-                    copy.write_row((pk, ids[manager] if manager else None, *values))
+                _copy_write(
+                    copy,
+                    [
+                        [ids[email] for email in _take(plan.emails, plan.changed)],
+                        manager_ids(plan.changed),
+                        *plan.take(plan.changed),
+                    ],
+                )
             for alias in plan.releasing:
                 # Cleared first, as in `_write_orm`.
                 cursor.execute(
@@ -450,20 +502,18 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
                 and not plan.changed
                 and not Employee.objects.exists()
             )
+            timestamps = [now] * len(plan.new)
             with (
                 _bulk_load(cursor, meta.db_table) if bulk else nullcontext(),
                 cursor.copy(copy_sql) as copy,
             ):
-                emails = [email for email, _, _ in plan.new]
-                managers = [ids[manager] if manager else None for _, _, manager in plan.new]
-                timestamps = [now] * len(emails)
                 _copy_write(
                     copy,
                     [
-                        [ids[email] for email in emails],
-                        emails,
-                        managers,
-                        *zip(*(values for _, values, _ in plan.new), strict=True),
+                        new_ids,
+                        new_emails,
+                        manager_ids(plan.new),
+                        *plan.take(plan.new),
                         timestamps,
                         timestamps,
                     ],
