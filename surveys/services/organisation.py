@@ -461,9 +461,14 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
     with connection.cursor() as cursor:
         if plan.new:
             new_emails = _take(plan.emails, plan.new)
+            # The sequence is looked up once: as an argument of nextval, the lookup (a scan of
+            # pg_depend) would run once per id and cost more than the ids themselves.
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [meta.db_table, len(plan.new)],
+                "SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", [meta.db_table]
+            )
+            (sequence,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT nextval(%s::oid) FROM generate_series(1, %s)", [sequence, len(plan.new)]
             )
             new_ids = [pk for (pk,) in cursor.fetchall()]
             ids.update(zip(new_emails, new_ids, strict=True))
