@@ -1,8 +1,9 @@
 """Reading and validating a roster CSV. Pure functions: nothing here touches the database.
 
-`parse_roster` returns either every row, validated and normalised, or every problem found, each
-naming the line, the column and what is wrong. The service in `surveys.services` writes the
-rows only when there is no problem at all, so a bad file never changes anything.
+`parse_roster` returns either every row, validated and normalised (column by column, see
+`RosterColumns`), or every problem found, each naming the line, the column and what is wrong.
+The service in `surveys.services` writes the rows only when there is no problem at all, so a
+bad file never changes anything.
 """
 
 from __future__ import annotations
@@ -192,7 +193,8 @@ def decode_roster(data: bytes, parsed: ParsedRoster) -> str | None:
 
 
 def parse_roster(data: bytes, *, progress: ProgressCallback | None = None) -> ParsedRoster:
-    """Validate a whole roster file and return its rows, or every problem (up to 200 listed).
+    """Validate a whole roster file and return its rows (`ParsedRoster.columns`), or every
+    problem (up to 200 listed).
 
     Checks: encoding, header (missing, duplicate columns), field count, email syntax, duplicate
     emails, empty names, team paths, dates (YYYY-MM-DD), IANA time zones, alias syntax and
