@@ -408,13 +408,18 @@ def _copy_write(copy: Any, columns: Sequence[Sequence[object]], chunk: int = 10_
 
 
 @contextmanager
-def _bulk_load(cursor: Any, table: str) -> Iterator[None]:
+def _bulk_load(
+    cursor: Any, table: str, stamped: list[str], timestamp: dt.datetime
+) -> Iterator[None]:
     """Load a (nearly) empty employee table the way pg_restore does: drop its secondary
     indexes and its unique and foreign-key constraints, let the caller COPY, then rebuild each
-    index in one pass and re-add each constraint, which validates every row at once. All of it
-    inside the import's transaction, so a failure (a duplicate, a dangling manager) rolls the
-    whole import back and leaves the schema as it was. Holds an exclusive lock on the table
-    until commit: used only for first imports, when there is nothing to read yet."""
+    index in one pass and re-add each constraint, which validates every row at once. The
+    `stamped` columns default to `timestamp` meanwhile, so the COPY leaves them
+    out: the server then parses that timestamp once instead of twice per row; their own
+    defaults (if any) come back afterwards. All of it inside the import's transaction, so a
+    failure (a duplicate, a dangling manager) rolls the whole import back and leaves the
+    schema as it was. Holds an exclusive lock on the table until commit: used only for first
+    imports, when there is nothing to read yet."""
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending trigger events may remain
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
@@ -430,11 +435,29 @@ def _bulk_load(cursor: Any, table: str) -> Iterator[None]:
     )
     indexes = cursor.fetchall()
     quote = connection.ops.quote_name
+    defaults: list[tuple[str, str | None]] = []
+    for name in stamped:
+        cursor.execute(
+            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute AS a "
+            "LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = %s::regclass AND a.attname = %s",
+            [table, name],
+        )
+        defaults.append((name, cursor.fetchone()[0]))
     for name, _, _ in constraints:
         cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
     for name, _ in indexes:
         cursor.execute(f"DROP INDEX {quote(name)}")
+    # An ISO 8601 timestamp has no quote in it: safe as a literal.
+    literal = f"'{timestamp.isoformat()}'::timestamptz"
+    for name, _ in defaults:
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(name)} SET DEFAULT {literal}"
+        )
     yield
+    for name, default in defaults:
+        restore = "DROP DEFAULT" if default is None else f"SET DEFAULT {default}"
+        cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(name)} {restore}")
     for _, definition in indexes:
         cursor.execute(definition)
     for name, definition, _ in constraints:  # unique first, then foreign keys
@@ -498,32 +521,25 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
                     f"AND e.{column(alias)} IS DISTINCT FROM c.{column(alias)}"
                 )
         if plan.new:
-            # The manager foreign key is checked at commit: a newcomer may name a later one.
-            copy_sql = (
-                f"COPY {table} (id, {column('email')}, {', '.join(written)}, "
-                f"{column('created_at')}, {column('updated_at')}) FROM STDIN"
-            )
             bulk = (
                 len(plan.new) >= BULK_LOAD_MIN_ROWS
                 and not plan.changed
                 and not Employee.objects.exists()
             )
-            timestamps = [now] * len(plan.new)
+            stamps = [meta.get_field(name).column for name in ("created_at", "updated_at")]
+            columns = [new_ids, new_emails, manager_ids(plan.new), *plan.take(plan.new)]
+            if not bulk:  # a bulk load has the server fill them in (see `_bulk_load`)
+                columns += [[now] * len(plan.new)] * len(stamps)
+            # The manager foreign key is checked at commit: a newcomer may name a later one.
+            copy_sql = (
+                f"COPY {table} (id, {column('email')}, {', '.join(written)}"
+                f"{'' if bulk else ', ' + ', '.join(map(quote, stamps))}) FROM STDIN"
+            )
             with (
-                _bulk_load(cursor, meta.db_table) if bulk else nullcontext(),
+                _bulk_load(cursor, meta.db_table, stamps, now) if bulk else nullcontext(),
                 cursor.copy(copy_sql) as copy,
             ):
-                _copy_write(
-                    copy,
-                    [
-                        new_ids,
-                        new_emails,
-                        manager_ids(plan.new),
-                        *plan.take(plan.new),
-                        timestamps,
-                        timestamps,
-                    ],
-                )
+                _copy_write(copy, columns)
         if plan.changed:
             assignments = ", ".join(f"{name} = c.{name}" for name in written)
             cursor.execute(

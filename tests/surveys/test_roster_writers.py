@@ -185,16 +185,21 @@ def test_a_first_bulk_import_rebuilds_every_index_and_constraint(db: None, monke
                 "SELECT indexname, indexdef FROM pg_indexes "
                 "WHERE tablename = 'surveys_employee' ORDER BY indexname"
             )
-            return constraints, cursor.fetchall()
+            indexes = cursor.fetchall()
+            cursor.execute(
+                "SELECT column_name, column_default FROM information_schema.columns "
+                "WHERE table_name = 'surveys_employee' ORDER BY column_name"
+            )
+            return constraints, indexes, cursor.fetchall()
 
     before = schema()
     monkeypatch.setattr(organisation, "BULK_LOAD_MIN_ROWS", 3)
     used = []
     original = organisation._bulk_load
 
-    def spy(cursor, table):  # type: ignore[no-untyped-def]
+    def spy(cursor, table, *args):  # type: ignore[no-untyped-def]
         used.append(table)
-        return original(cursor, table)
+        return original(cursor, table, *args)
 
     monkeypatch.setattr(organisation, "_bulk_load", spy)
     from tests.conftest import ORG_CSV
@@ -203,6 +208,11 @@ def test_a_first_bulk_import_rebuilds_every_index_and_constraint(db: None, monke
     assert used == ["surveys_employee"] and result.created == 7
     assert schema() == before
     assert Employee.objects.get(email="api1@acme.test").manager.email == "plat.lead@acme.test"
+    # The timestamps the server filled in: one instant, the import's, for every row.
+    stamps = set(Employee.objects.values_list("created_at", "updated_at"))
+    assert len(stamps) == 1
+    ((created, updated),) = stamps
+    assert created == updated and created is not None
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL bulk load only")
