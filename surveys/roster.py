@@ -541,14 +541,18 @@ def _check_managers(parsed: ParsedRoster) -> None:
                     f"manager '{manager}' is not in the file (every manager must be a row)",
                 )
         return
-    # Pointer jumping: after k rounds `above` maps each employee to the manager 2**k levels up,
-    # or to None once the chain has ended (None maps to None). Without a cycle every chain
-    # ends within len() levels; each round is one C-level pass (`map` of `dict.get`).
-    above: dict[str | None, str | None] = {**manager_of, None: None}
-    for _ in range(len(above).bit_length() + 1):
-        if not any(above.values()):
+    # Pointer jumping on positions: after k rounds `above[i]` is the position of employee i's
+    # manager 2**k levels up, or `top` once the chain has ended (`top` is its own manager).
+    # Without a cycle every chain ends within len() levels; each round is one C-level pass.
+    top = len(columns)
+    position_of: dict[str | None, int] = dict(zip(columns.email, range(top), strict=True))
+    position_of[None] = top
+    above = list(map(position_of.__getitem__, columns.manager_email))
+    above.append(top)
+    for _ in range(top.bit_length() + 1):
+        if above.count(top) == len(above):
             return
-        above = dict(zip(above, map(above.__getitem__, above.values()), strict=True))
+        above = list(map(above.__getitem__, above))
     # There is a cycle. Colour walk to name it: 0 = unvisited, 1 = on the current chain,
     # 2 = known to reach a root or a cycle already reported.
     state: dict[str, int] = {}
