@@ -399,11 +399,11 @@ def _copy_column(values: Sequence[object]) -> list[str]:
 
 def _copy_write(copy: Any, columns: Sequence[Sequence[object]], chunk: int = 10_000) -> None:
     """Stream rows, given column by column, to a COPY ... FROM STDIN in text format, a few
-    thousand lines a write (memory stays bounded by the chunk, not the file)."""
-    texts = [_copy_column(values) for values in columns]
-    rows = len(texts[0]) if texts else 0
+    thousand lines a write. Each chunk is converted just before it is sent, so the server
+    parses one chunk while the next is being built, and memory is bounded by the chunk."""
+    rows = len(columns[0]) if columns else 0
     for start in range(0, rows, chunk):
-        part = [column[start : start + chunk] for column in texts]
+        part = [_copy_column(column[start : start + chunk]) for column in columns]
         copy.write("\n".join(map("\t".join, zip(*part, strict=True))) + "\n")
 
 
