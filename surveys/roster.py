@@ -1,8 +1,9 @@
 """Reading and validating a roster CSV. Pure functions: nothing here touches the database.
 
-`parse_roster` returns either every row, validated and normalised, or every problem found, each
-naming the line, the column and what is wrong. The service in `surveys.services` writes the
-rows only when there is no problem at all, so a bad file never changes anything.
+`parse_roster` returns either every row, validated and normalised (column by column, see
+`RosterColumns`), or every problem found, each naming the line, the column and what is wrong.
+The service in `surveys.services` writes the rows only when there is no problem at all, so a
+bad file never changes anything.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from surveys.models import TEAM_PATH_SEPARATOR
 
@@ -80,8 +82,62 @@ class RosterRow:
 
 
 @dataclass(slots=True)
+class RosterColumns:
+    """The validated rows column by column: position i of every list is the file's i-th
+    employee, normalised exactly as `RosterRow`. Every alias column is present, all None when
+    the file does not carry it. Importers work on columns: a 50,000-row file then costs a few
+    C-level passes per column instead of an object and attribute reads per row."""
+
+    line: list[int] = field(default_factory=list)
+    email: list[str] = field(default_factory=list)
+    name: list[str] = field(default_factory=list)
+    team_path: list[str] = field(default_factory=list)
+    manager_email: list[str | None] = field(default_factory=list)
+    location: list[str] = field(default_factory=list)
+    start_date: list[dt.date | None] = field(default_factory=list)
+    timezone: list[str] = field(default_factory=list)
+    aliases: dict[str, list[str | None]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.email)
+
+    @classmethod
+    def from_rows(cls, rows: list[RosterRow]) -> RosterColumns:
+        def of(name: str) -> list[Any]:
+            return [getattr(row, name) for row in rows]
+
+        return cls(
+            line=of("line"),
+            email=of("email"),
+            name=of("name"),
+            team_path=of("team_path"),
+            manager_email=of("manager_email"),
+            location=of("location"),
+            start_date=of("start_date"),
+            timezone=of("timezone"),
+            aliases={alias: of(alias) for alias in ALIAS_COLUMNS},
+        )
+
+    def as_rows(self) -> list[RosterRow]:
+        return list(
+            map(
+                RosterRow,
+                self.line,
+                self.email,
+                self.name,
+                self.team_path,
+                self.manager_email,
+                self.location,
+                self.start_date,
+                self.timezone,
+                *(self.aliases.get(alias, [None] * len(self)) for alias in ALIAS_COLUMNS),
+            )
+        )
+
+
+@dataclass(slots=True)
 class ParsedRoster:
-    rows: list[RosterRow] = field(default_factory=list)
+    columns: RosterColumns = field(default_factory=RosterColumns)
     problems: list[RosterProblem] = field(default_factory=list)
     problem_count: int = 0
     ignored_columns: list[str] = field(default_factory=list)
@@ -91,6 +147,11 @@ class ParsedRoster:
     @property
     def ok(self) -> bool:
         return self.problem_count == 0
+
+    @property
+    def rows(self) -> list[RosterRow]:
+        """The valid rows as objects (built on each call: importers read `columns`)."""
+        return self.columns.as_rows()
 
     def add(self, line: int, column: str | None, message: str) -> None:
         self.problem_count += 1
@@ -132,7 +193,8 @@ def decode_roster(data: bytes, parsed: ParsedRoster) -> str | None:
 
 
 def parse_roster(data: bytes, *, progress: ProgressCallback | None = None) -> ParsedRoster:
-    """Validate a whole roster file and return its rows, or every problem (up to 200 listed).
+    """Validate a whole roster file and return its rows (`ParsedRoster.columns`), or every
+    problem (up to 200 listed).
 
     Checks: encoding, header (missing, duplicate columns), field count, email syntax, duplicate
     emails, empty names, team paths, dates (YYYY-MM-DD), IANA time zones, alias syntax and
@@ -183,13 +245,13 @@ def parse_roster(data: bytes, *, progress: ProgressCallback | None = None) -> Pa
     # The common case, a valid file, is checked column by column at C speed; any doubt and the
     # row-by-row validation runs instead, naming every problem. Both accept exactly the same
     # files and return the same rows (tests/surveys/test_roster_parsing.py holds them to it).
-    rows = _rows_if_all_valid(text, width, index, parsed.alias_columns, zones)
-    if rows is not None:
-        parsed.rows = rows
+    columns = _columns_if_all_valid(text, width, index, parsed.alias_columns, zones)
+    if columns is not None:
+        parsed.columns = columns
     else:
         _validate_rows(text, width, index, parsed, zones, progress, total)
 
-    if not parsed.rows and parsed.ok:
+    if not parsed.columns and parsed.ok:
         parsed.add(2, None, "the file has a header but no employees")
     if parsed.ok:
         _check_managers(parsed)
@@ -212,6 +274,7 @@ def _validate_rows(
     next(reader)  # the header, already checked
     seen_email: dict[str, int] = {}
     seen_alias: dict[tuple[str, str], int] = {}
+    rows: list[RosterRow] = []
     get = index.get
     line = 1
     try:
@@ -241,20 +304,21 @@ def _validate_rows(
                     parsed.add(line, alias, f"duplicate {alias} '{value}' (first on line {first})")
                 else:
                     seen_alias[(alias, value)] = line
-            parsed.rows.append(row)
-            if progress is not None and len(parsed.rows) % 5000 == 0:
+            rows.append(row)
+            if progress is not None and len(rows) % 5000 == 0:
                 progress(line, total)
     except csv.Error as exc:
         parsed.add(reader.line_num or line, None, f"malformed CSV: {exc}")
+    parsed.columns = RosterColumns.from_rows(rows)
 
 
-def _rows_if_all_valid(
+def _columns_if_all_valid(
     text: str,
     width: int,
     index: dict[str, int],
     alias_columns: tuple[str, ...],
     zones: frozenset[str],
-) -> list[RosterRow] | None:
+) -> RosterColumns | None:
     """Every row, validated and normalised exactly as `_validate_record` does, or None as soon
     as anything would be a problem there (the caller then finds and names the problems).
 
@@ -269,7 +333,7 @@ def _rows_if_all_valid(
         records = list(reader)
     except csv.Error:
         return None
-    if reader.line_num - header_lines == len(records) and {len(r) for r in records} == {width}:
+    if reader.line_num - header_lines == len(records) and set(map(len, records)) == {width}:
         # One physical line per record, and no blank line: line numbers follow.
         lines: list[int] = list(range(header_lines + 1, reader.line_num + 1))
     else:
@@ -277,7 +341,7 @@ def _rows_if_all_valid(
         if lines is None:
             return None
     if not records:
-        return []
+        return RosterColumns()
     columns = list(zip(*records, strict=True))
     del records
 
@@ -299,9 +363,9 @@ def _rows_if_all_valid(
         if not team_raw or not all(segments) or max(map(len, segments)) > 200:
             return None
         team_paths[raw] = TEAM_PATH_SEPARATOR.join(segments)
-    teams = [team_paths[raw] for raw in columns[index["team"]]]
+    teams = list(map(team_paths.__getitem__, columns[index["team"]]))
 
-    managers = [value.lower() or None for value in column("manager_email")]
+    managers = _empty_as_none(list(map(str.lower, column("manager_email"))))
     if not all(map(_EMAIL_RE.match, set(managers) - {None})):
         return None
 
@@ -315,7 +379,7 @@ def _rows_if_all_valid(
         dates.update((raw, dt.date.fromisoformat(raw)) for raw in set(raw_dates) if raw)
     except ValueError:
         return None
-    start_dates = [dates[raw] for raw in raw_dates]
+    start_dates = list(map(dates.__getitem__, raw_dates))
 
     time_zones = column("timezone")
     if not zones.issuperset(time_zones):
@@ -325,7 +389,7 @@ def _rows_if_all_valid(
     aliases: dict[str, list[str | None]] = dict.fromkeys(ALIAS_COLUMNS, none)
     for alias in alias_columns:
         values = column(alias)
-        present = [value for value in values if value]
+        present = list(filter(None, values))
         if alias == "github_login":
             valid = all(map(_GITHUB_RE.match, present))
             values = list(map(str.lower, values))
@@ -334,25 +398,31 @@ def _rows_if_all_valid(
             valid = all(map(_EMAIL_RE.match, filter(None, values)))
         else:
             valid = all(map(_ID_RE.match, present))
-        normalised = [value or None for value in values]
+        normalised = _empty_as_none(values)
         if not valid or len(set(normalised)) - (None in normalised) != len(present):
             return None
         aliases[alias] = normalised
 
-    return list(
-        map(
-            RosterRow,
-            lines,
-            emails,
-            names,
-            teams,
-            managers,
-            locations,
-            start_dates,
-            time_zones,
-            *(aliases[alias] for alias in ALIAS_COLUMNS),
-        )
+    return RosterColumns(
+        line=lines,
+        email=emails,
+        name=names,
+        team_path=teams,
+        manager_email=managers,
+        location=locations,
+        start_date=start_dates,
+        timezone=time_zones,
+        aliases=aliases,
     )
+
+
+_EMPTY: dict[str, None] = {"": None}
+
+
+def _empty_as_none(values: list[str]) -> list[str | None]:
+    """`[value or None for value in values]` at C speed: `get` returns the value itself as the
+    default for everything but the empty string."""
+    return list(map(_EMPTY.get, values, values))
 
 
 def _records_with_lines(text: str, width: int) -> tuple[list[list[str]], list[int] | None]:
@@ -460,24 +530,29 @@ def _validate_record(
 
 def _check_managers(parsed: ParsedRoster) -> None:
     """Every manager must be a row of the file, and the manager chain must have no cycle."""
-    manager_of = {row.email: row.manager_email for row in parsed.rows}
-    if not manager_of.keys() >= set(manager_of.values()) - {None}:
-        for row in parsed.rows:
-            if row.manager_email is not None and row.manager_email not in manager_of:
+    columns = parsed.columns
+    manager_of = dict(zip(columns.email, columns.manager_email, strict=True))
+    if not manager_of.keys() >= set(columns.manager_email) - {None}:
+        for line, manager in zip(columns.line, columns.manager_email, strict=True):
+            if manager is not None and manager not in manager_of:
                 parsed.add(
-                    row.line,
+                    line,
                     "manager_email",
-                    f"manager '{row.manager_email}' is not in the file "
-                    "(every manager must be a row)",
+                    f"manager '{manager}' is not in the file (every manager must be a row)",
                 )
         return
-    # Pointer jumping: after k rounds `above` maps each employee to the manager 2**k levels up,
-    # dropping those whose chain ended. Without a cycle every chain ends within len() levels.
-    above = {email: manager for email, manager in manager_of.items() if manager is not None}
-    for _ in range(len(above).bit_length() + 1):
-        if not above:
+    # Pointer jumping on positions: after k rounds `above[i]` is the position of employee i's
+    # manager 2**k levels up, or `top` once the chain has ended (`top` is its own manager).
+    # Without a cycle every chain ends within len() levels; each round is one C-level pass.
+    top = len(columns)
+    position_of: dict[str | None, int] = dict(zip(columns.email, range(top), strict=True))
+    position_of[None] = top
+    above = list(map(position_of.__getitem__, columns.manager_email))
+    above.append(top)
+    for _ in range(top.bit_length() + 1):
+        if above.count(top) == len(above):
             return
-        above = {email: above[up] for email, up in above.items() if up in above}
+        above = list(map(above.__getitem__, above))
     # There is a cycle. Colour walk to name it: 0 = unvisited, 1 = on the current chain,
     # 2 = known to reach a root or a cycle already reported.
     state: dict[str, int] = {}
@@ -491,7 +566,7 @@ def _check_managers(parsed: ParsedRoster) -> None:
             current = manager_of[current]
         if current is not None and state[current] == 1:
             if line_of is None:
-                line_of = {row.email: row.line for row in parsed.rows}
+                line_of = dict(zip(columns.email, columns.line, strict=True))
             start = chain.index(current)
             cycle = [*chain[start:], current]
             parsed.add(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -113,12 +112,12 @@ def roster_import(
         if not parsed.ok:
             raise RosterImportError(parsed.problems, parsed.problem_count)
         if progress is not None:
-            progress("Writing", 0, len(parsed.rows))
+            progress("Writing", 0, len(parsed.columns))
         with transaction.atomic():
             result = _apply_roster(parsed, deactivate_missing=deactivate_missing)
     result.ignored_columns = parsed.ignored_columns
     if progress is not None:
-        progress("Done", len(parsed.rows), len(parsed.rows))
+        progress("Done", len(parsed.columns), len(parsed.columns))
     return result
 
 
@@ -143,24 +142,43 @@ def _collector_paused() -> Iterator[None]:
 class _RosterPlan:
     """What applying a roster changes, decided from the file and the stored employees.
 
-    `fields` are the compared columns (`_EMPLOYEE_FIELDS` plus the alias columns in the file),
-    and every `values` tuple follows them. Managers are named by email, because a manager may
-    be a newcomer whose id does not exist yet.
+    Column by column, like `RosterColumns`: `columns` holds one list per name of `fields` (the
+    compared columns: `_EMPLOYEE_FIELDS` plus the alias columns in the file) with a value for
+    every row of the file, and `new` and `changed` are positions in them. Managers are named by
+    email, because a manager may be a newcomer whose id does not exist yet.
     """
 
     fields: tuple[str, ...]
+    columns: list[list[Any]]
+    emails: list[str]
+    managers: list[str | None]  # manager emails
     ids: dict[str, int]  # email -> id of every stored employee (writers add the newcomers)
-    new: list[tuple[str, tuple, str | None]]  # (email, values, manager email)
-    changed: list[tuple[int, tuple, str | None]]  # (id, values, manager email)
+    new: list[int]  # positions of the newcomers
+    changed: list[int]  # positions of the stored employees with a change
     # alias -> ids of employees in the file giving up their value for another (or none)
     releasing: dict[str, list[int]]
     gone: list[int]  # active employees absent from the file
 
+    def values(self, position: int) -> tuple[Any, ...]:
+        """The compared values of one row, in the order of `fields`."""
+        return tuple(column[position] for column in self.columns)
+
+    def take(self, positions: list[int]) -> list[list[Any]]:
+        """`columns` cut down to `positions` (the lists themselves when that is every row)."""
+        return [_take(column, positions) for column in self.columns]
+
+
+def _take(column: list[Any], positions: list[int]) -> list[Any]:
+    """The values of `column` at `positions` (ascending, distinct), gathered at C speed."""
+    if len(positions) == len(column):
+        return column
+    return list(map(column.__getitem__, positions))
+
 
 def _apply_roster(parsed: ParsedRoster, *, deactivate_missing: bool) -> RosterImportResult:
-    result = RosterImportResult(rows=len(parsed.rows))
+    result = RosterImportResult(rows=len(parsed.columns))
     teams_before = Team.objects.count()
-    teams = _ensure_teams({row.team_path for row in parsed.rows})
+    teams = _ensure_teams(set(parsed.columns.team_path))
     result.teams_created = Team.objects.count() - teams_before
 
     plan = _plan_roster(parsed, {path: team.pk for path, team in teams.items()})
@@ -203,30 +221,51 @@ def _plan_roster(parsed: ParsedRoster, team_ids: dict[str, int]) -> _RosterPlan:
         stored[email] = tuple(values)
         stored_manager[email] = manager_id
         active[email] = values[_IS_ACTIVE]
-    in_file = {row.email for row in parsed.rows}
+    file = parsed.columns
+    emails, managers, rows = file.email, file.manager_email, len(file)
+    in_file = set(emails)
     _check_alias_owners(parsed, stored, in_file)
 
-    plan = _RosterPlan(fields=fields, ids=ids, new=[], changed=[], releasing={}, gone=[])
-    read = attrgetter("name", "team_path", "location", "start_date", "timezone", *alias_fields)
-    for row in parsed.rows:
-        name, team_path, location, start_date, time_zone, *aliases = read(row)
-        values = (name, team_ids[team_path], location, start_date, time_zone, True, *aliases)
-        old = stored.get(row.email)
+    plan = _RosterPlan(
+        fields=fields,
+        # In the order of `_EMPLOYEE_FIELDS`: name, team, location, start date, time zone,
+        # active (everyone in the file is), then the aliases.
+        columns=[
+            file.name,
+            list(map(team_ids.__getitem__, file.team_path)),
+            file.location,
+            file.start_date,
+            file.timezone,
+            [True] * rows,
+            *(file.aliases[alias] for alias in alias_fields),
+        ],
+        emails=emails,
+        managers=managers,
+        ids=ids,
+        new=[],
+        changed=[],
+        releasing={},
+        gone=[],
+    )
+    if not stored:
+        plan.new = list(range(rows))
+        return plan
+    olds = list(map(stored.get, emails))
+    # The manager's id as stored, compared with the file's: None for none, 0 (never an id) for
+    # a manager who is not stored yet, a newcomer, which is a change for sure.
+    known = {**ids, None: None}  # type: ignore[dict-item]
+    was_managed_by = list(map(stored_manager.get, emails))
+    managed_by = list(map(known.get, managers, [0] * rows))
+    for position, (old, values, was, will) in enumerate(
+        zip(olds, zip(*plan.columns, strict=True), was_managed_by, managed_by, strict=True)
+    ):
         if old is None:
-            plan.new.append((row.email, values, row.manager_email))
-            continue
-        manager = row.manager_email
-        # A manager who is not stored yet is a newcomer: a change for sure.
-        same_manager = (
-            stored_manager[row.email] is None
-            if manager is None
-            else stored_manager[row.email] == ids.get(manager, 0)
-        )
-        if old != values or not same_manager:
-            plan.changed.append((ids[row.email], values, manager))
-            for position, alias in enumerate(alias_fields, start=len(_EMPLOYEE_FIELDS)):
-                if old[position] is not None and old[position] != values[position]:
-                    plan.releasing.setdefault(alias, []).append(ids[row.email])
+            plan.new.append(position)
+        elif old != values or was != will:
+            plan.changed.append(position)
+            for offset, alias in enumerate(alias_fields, start=len(_EMPLOYEE_FIELDS)):
+                if old[offset] is not None and old[offset] != values[offset]:
+                    plan.releasing.setdefault(alias, []).append(ids[emails[position]])
     plan.gone = [pk for email, pk in ids.items() if email not in in_file and active[email]]
     return plan
 
@@ -236,17 +275,17 @@ def _check_alias_owners(parsed: ParsedRoster, stored: dict[str, tuple], in_file:
     violate uniqueness: report it with its line instead of crashing."""
     problems: list[RosterProblem] = []
     outside = [(email, values) for email, values in stored.items() if email not in in_file]
+    file = parsed.columns
     for position, alias in enumerate(parsed.alias_columns, start=len(_EMPLOYEE_FIELDS)):
         owners = {values[position]: email for email, values in outside if values[position]}
         if not owners:
             continue
-        for row in parsed.rows:
-            value = getattr(row, alias)
+        for line, value in zip(file.line, file.aliases[alias], strict=True):
             owner = owners.get(value) if value is not None else None
             if owner is not None:
                 problems.append(
                     RosterProblem(
-                        row.line,
+                        line,
                         alias,
                         f"{alias} '{value}' already belongs to {owner}, who is not in this file",
                     )
@@ -262,42 +301,44 @@ def _write_orm(plan: _RosterPlan, now: dt.datetime) -> None:
     for alias, pks in plan.releasing.items():
         for start in range(0, len(pks), _BATCH):
             Employee.objects.filter(pk__in=pks[start : start + _BATCH]).update(**{alias: None})
-    fields = plan.fields
-    ids = plan.ids
+    fields, ids, emails, managers = plan.fields, plan.ids, plan.emails, plan.managers
     if plan.new:
         created = [
             Employee(
-                email=email,
+                email=emails[position],
                 created_at=now,
                 updated_at=now,
-                **dict(zip(fields, values, strict=True)),
+                **dict(zip(fields, plan.values(position), strict=True)),
             )
-            for email, values, _ in plan.new
+            for position in plan.new
         ]
         for start in range(0, len(created), _BATCH):
             Employee.objects.bulk_create(created[start : start + _BATCH])
         if not all(e.pk for e in created):  # backends without RETURNING: read the ids back
-            emails = [e.email for e in created]
-            for start in range(0, len(emails), _BATCH):
+            new_emails = [e.email for e in created]
+            for start in range(0, len(new_emails), _BATCH):
                 ids.update(
-                    Employee.objects.filter(email__in=emails[start : start + _BATCH]).values_list(
-                        "email", "id"
-                    )
+                    Employee.objects.filter(
+                        email__in=new_emails[start : start + _BATCH]
+                    ).values_list("email", "id")
                 )
         else:
             ids.update((e.email, e.pk) for e in created)
 
     updates: list[Employee] = []
-    for pk, values, manager in plan.changed:
-        employee = Employee(id=pk, updated_at=now, manager_id=ids[manager] if manager else None)
-        for name, value in zip(fields, values, strict=True):
+    for position in plan.changed:
+        manager = managers[position]
+        employee = Employee(
+            id=ids[emails[position]], updated_at=now, manager_id=ids[manager] if manager else None
+        )
+        for name, value in zip(fields, plan.values(position), strict=True):
             setattr(employee, name, value)
         updates.append(employee)
     Employee.objects.bulk_update(updates, [*fields, "manager_id", "updated_at"], batch_size=500)
     managed = [
-        Employee(id=ids[email], manager_id=ids[manager])
-        for email, _, manager in plan.new
-        if manager is not None
+        Employee(id=ids[emails[position]], manager_id=ids[managers[position]])
+        for position in plan.new
+        if managers[position] is not None
     ]
     Employee.objects.bulk_update(managed, ["manager_id"], batch_size=500)
 
@@ -305,6 +346,7 @@ def _write_orm(plan: _RosterPlan, now: dt.datetime) -> None:
 BULK_LOAD_MIN_ROWS = 5000
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIALS = ("\\", "\t", "\n", "\r")
 
 
 def _copy_field(value: object) -> str:
@@ -323,26 +365,61 @@ def _copy_field(value: object) -> str:
     return str(value)
 
 
-def _copy_write(copy: Any, rows: Iterable[tuple], chunk: int = 5000) -> None:
-    """Stream rows to a COPY ... FROM STDIN in text format, a few thousand lines a write."""
-    lines: list[str] = []
-    for row in rows:
-        lines.append("\t".join(map(_copy_field, row)))
-        if len(lines) >= chunk:
-            copy.write("\n".join(lines) + "\n")
-            lines = []
-    if lines:
-        copy.write("\n".join(lines) + "\n")
+def _copy_column(values: Sequence[object]) -> list[str]:
+    """A whole column in COPY's text format, value for value what `_copy_field` writes.
+
+    Column by column because a roster column holds one type (plus NULLs): text needs no work
+    unless the column holds one of the four characters COPY escapes (one fast substring search
+    each over the joined column), integers go through one `map(str, ...)`, and other types
+    (dates, timestamps, booleans) are converted once per distinct value; no Python-level call
+    per value.
+    """
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if len(kinds) != 1:  # only NULLs, or mixed types
+        return list(map(_copy_field, values))
+    (kind,) = kinds
+    texts: list[Any]
+    if kind is str:
+        joined = "".join(filter(None, values))  # type: ignore[arg-type]
+        if any(special in joined for special in _COPY_SPECIALS):
+            return list(map(_copy_field, values))
+        texts = list(values)
+    elif kind is int:
+        if None not in values:
+            return list(map(str, values))
+        texts = [value if value is None else str(value) for value in values]
+    else:
+        converted = {value: _copy_field(value) for value in set(values)}
+        return list(map(converted.__getitem__, values))
+    if None in texts:
+        return ["\\N" if text is None else text for text in texts]
+    return texts
+
+
+def _copy_write(copy: Any, columns: Sequence[Sequence[object]], chunk: int = 10_000) -> None:
+    """Stream rows, given column by column, to a COPY ... FROM STDIN in text format, a few
+    thousand lines a write. Each chunk is converted just before it is sent, so the server
+    parses one chunk while the next is being built, and memory is bounded by the chunk."""
+    rows = len(columns[0]) if columns else 0
+    for start in range(0, rows, chunk):
+        part = [_copy_column(column[start : start + chunk]) for column in columns]
+        copy.write("\n".join(map("\t".join, zip(*part, strict=True))) + "\n")
 
 
 @contextmanager
-def _bulk_load(cursor: Any, table: str) -> Iterator[None]:
+def _bulk_load(
+    cursor: Any, table: str, stamped: list[str], timestamp: dt.datetime
+) -> Iterator[None]:
     """Load a (nearly) empty employee table the way pg_restore does: drop its secondary
     indexes and its unique and foreign-key constraints, let the caller COPY, then rebuild each
-    index in one pass and re-add each constraint, which validates every row at once. All of it
-    inside the import's transaction, so a failure (a duplicate, a dangling manager) rolls the
-    whole import back and leaves the schema as it was. Holds an exclusive lock on the table
-    until commit: used only for first imports, when there is nothing to read yet."""
+    index in one pass and re-add each constraint, which validates every row at once. The
+    `stamped` columns default to `timestamp` meanwhile, so the COPY leaves them
+    out: the server then parses that timestamp once instead of twice per row; their own
+    defaults (if any) come back afterwards. All of it inside the import's transaction, so a
+    failure (a duplicate, a dangling manager) rolls the whole import back and leaves the
+    schema as it was. Holds an exclusive lock on the table until commit: used only for first
+    imports, when there is nothing to read yet."""
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending trigger events may remain
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
@@ -358,11 +435,29 @@ def _bulk_load(cursor: Any, table: str) -> Iterator[None]:
     )
     indexes = cursor.fetchall()
     quote = connection.ops.quote_name
+    defaults: list[tuple[str, str | None]] = []
+    for name in stamped:
+        cursor.execute(
+            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute AS a "
+            "LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = %s::regclass AND a.attname = %s",
+            [table, name],
+        )
+        defaults.append((name, cursor.fetchone()[0]))
     for name, _, _ in constraints:
         cursor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}")
     for name, _ in indexes:
         cursor.execute(f"DROP INDEX {quote(name)}")
+    # An ISO 8601 timestamp has no quote in it: safe as a literal.
+    literal = f"'{timestamp.isoformat()}'::timestamptz"
+    for name, _ in defaults:
+        cursor.execute(
+            f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(name)} SET DEFAULT {literal}"
+        )
     yield
+    for name, default in defaults:
+        restore = "DROP DEFAULT" if default is None else f"SET DEFAULT {default}"
+        cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(name)} {restore}")
     for _, definition in indexes:
         cursor.execute(definition)
     for name, definition, _ in constraints:  # unique first, then foreign keys
@@ -382,14 +477,24 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
 
     ids = plan.ids
     written = [column(name) for name in ("manager", *plan.fields)]
+
+    def manager_ids(positions: list[int]) -> list[int | None]:
+        return [ids[manager] if manager else None for manager in _take(plan.managers, positions)]
+
     with connection.cursor() as cursor:
         if plan.new:
+            new_emails = _take(plan.emails, plan.new)
+            # The sequence is looked up once: as an argument of nextval, the lookup (a scan of
+            # pg_depend) would run once per id and cost more than the ids themselves.
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [meta.db_table, len(plan.new)],
+                "SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", [meta.db_table]
+            )
+            (sequence,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT nextval(%s::oid) FROM generate_series(1, %s)", [sequence, len(plan.new)]
             )
             new_ids = [pk for (pk,) in cursor.fetchall()]
-            ids.update(zip([email for email, _, _ in plan.new], new_ids, strict=True))
+            ids.update(zip(new_emails, new_ids, strict=True))
         if plan.changed:
             cursor.execute("DROP TABLE IF EXISTS pg_temp.roster_changes")
             cursor.execute(
@@ -399,8 +504,14 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
             with cursor.copy(
                 f"COPY pg_temp.roster_changes (id, {', '.join(written)}) FROM STDIN"
             ) as copy:
-                for pk, values, manager in plan.changed:
-                    copy.write_row((pk, ids[manager] if manager else None, *values))
+                _copy_write(
+                    copy,
+                    [
+                        [ids[email] for email in _take(plan.emails, plan.changed)],
+                        manager_ids(plan.changed),
+                        *plan.take(plan.changed),
+                    ],
+                )
             for alias in plan.releasing:
                 # Cleared first, as in `_write_orm`.
                 cursor.execute(
@@ -410,27 +521,25 @@ def _write_postgresql(plan: _RosterPlan, now: dt.datetime) -> None:
                     f"AND e.{column(alias)} IS DISTINCT FROM c.{column(alias)}"
                 )
         if plan.new:
-            # The manager foreign key is checked at commit: a newcomer may name a later one.
-            copy_sql = (
-                f"COPY {table} (id, {column('email')}, {', '.join(written)}, "
-                f"{column('created_at')}, {column('updated_at')}) FROM STDIN"
-            )
             bulk = (
                 len(plan.new) >= BULK_LOAD_MIN_ROWS
                 and not plan.changed
                 and not Employee.objects.exists()
             )
+            stamps = [meta.get_field(name).column for name in ("created_at", "updated_at")]
+            columns = [new_ids, new_emails, manager_ids(plan.new), *plan.take(plan.new)]
+            if not bulk:  # a bulk load has the server fill them in (see `_bulk_load`)
+                columns += [[now] * len(plan.new)] * len(stamps)
+            # The manager foreign key is checked at commit: a newcomer may name a later one.
+            copy_sql = (
+                f"COPY {table} (id, {column('email')}, {', '.join(written)}"
+                f"{'' if bulk else ', ' + ', '.join(map(quote, stamps))}) FROM STDIN"
+            )
             with (
-                _bulk_load(cursor, meta.db_table) if bulk else nullcontext(),
+                _bulk_load(cursor, meta.db_table, stamps, now) if bulk else nullcontext(),
                 cursor.copy(copy_sql) as copy,
             ):
-                _copy_write(
-                    copy,
-                    (
-                        (ids[email], email, ids[manager] if manager else None, *values, now, now)
-                        for email, values, manager in plan.new
-                    ),
-                )
+                _copy_write(copy, columns)
         if plan.changed:
             assignments = ", ".join(f"{name} = c.{name}" for name in written)
             cursor.execute(

@@ -19,7 +19,7 @@ HEADER = "email,name,team,manager_email,location,start_date,timezone"
 
 def _row_by_row(data: bytes, monkeypatch: pytest.MonkeyPatch) -> ParsedRoster:
     with monkeypatch.context() as patch:
-        patch.setattr(roster, "_rows_if_all_valid", lambda *args: None)
+        patch.setattr(roster, "_columns_if_all_valid", lambda *args: None)
         return parse_roster(data)
 
 

@@ -3,6 +3,8 @@ behind, with the same counts, and neither writes a row that did not change."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 
@@ -183,16 +185,21 @@ def test_a_first_bulk_import_rebuilds_every_index_and_constraint(db: None, monke
                 "SELECT indexname, indexdef FROM pg_indexes "
                 "WHERE tablename = 'surveys_employee' ORDER BY indexname"
             )
-            return constraints, cursor.fetchall()
+            indexes = cursor.fetchall()
+            cursor.execute(
+                "SELECT column_name, column_default FROM information_schema.columns "
+                "WHERE table_name = 'surveys_employee' ORDER BY column_name"
+            )
+            return constraints, indexes, cursor.fetchall()
 
     before = schema()
     monkeypatch.setattr(organisation, "BULK_LOAD_MIN_ROWS", 3)
     used = []
     original = organisation._bulk_load
 
-    def spy(cursor, table):  # type: ignore[no-untyped-def]
+    def spy(cursor, table, *args):  # type: ignore[no-untyped-def]
         used.append(table)
-        return original(cursor, table)
+        return original(cursor, table, *args)
 
     monkeypatch.setattr(organisation, "_bulk_load", spy)
     from tests.conftest import ORG_CSV
@@ -201,6 +208,11 @@ def test_a_first_bulk_import_rebuilds_every_index_and_constraint(db: None, monke
     assert used == ["surveys_employee"] and result.created == 7
     assert schema() == before
     assert Employee.objects.get(email="api1@acme.test").manager.email == "plat.lead@acme.test"
+    # The timestamps the server filled in: one instant, the import's, for every row.
+    stamps = set(Employee.objects.values_list("created_at", "updated_at"))
+    assert len(stamps) == 1
+    ((created, updated),) = stamps
+    assert created == updated and created is not None
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL bulk load only")
@@ -238,3 +250,22 @@ def test_the_copy_writer_keeps_awkward_text_exactly(db: None) -> None:
     assert a.name == 'Back\\\\slash\tTab "Quote"'
     assert (a.location, a.upn, a.manager) == ("Line,Comma", None, None)
     assert (b.name, b.start_date, b.upn, b.manager) == ("Zoë \\N", None, "b@x.test", a)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["plain", "Zoë", None, ""],
+        ["tab\there", "back\\slash", "line\nbreak", "cr\r", None],
+        [1, None, 22, 0],
+        [dt.date(2020, 1, 2), None, dt.date(2020, 1, 2)],
+        [dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC)] * 3,
+        [True, False, None],
+        [True, 1, None, "1"],  # mixed types: each value on its own
+        [None, None],
+        [],
+    ],
+    ids=["text", "escapes", "ints", "dates", "timestamps", "booleans", "mixed", "nulls", "empty"],
+)
+def test_a_column_is_written_exactly_as_value_by_value(values: list[object]) -> None:
+    assert services._copy_column(values) == [services._copy_field(v) for v in values]
