@@ -41,6 +41,17 @@ _EMAIL_RE = re.compile(
 )
 _GITHUB_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(raw: str) -> dt.date:
+    """A date written exactly YYYY-MM-DD. Raises ValueError otherwise: Python 3.11's
+    `date.fromisoformat` also takes `20200101` and ISO week dates, which the roster's
+    documented format (and the error message) do not allow."""
+    if not _DATE_RE.match(raw):
+        raise ValueError(raw)
+    return dt.date.fromisoformat(raw)
+
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -376,7 +387,7 @@ def _columns_if_all_valid(
     raw_dates = column("start_date")
     dates: dict[str, dt.date | None] = {"": None}
     try:
-        dates.update((raw, dt.date.fromisoformat(raw)) for raw in set(raw_dates) if raw)
+        dates.update((raw, _iso_date(raw)) for raw in set(raw_dates) if raw)
     except ValueError:
         return None
     start_dates = list(map(dates.__getitem__, raw_dates))
@@ -484,7 +495,7 @@ def _validate_record(
     start_date: dt.date | None = None
     if start_raw:
         try:
-            start_date = dt.date.fromisoformat(start_raw)
+            start_date = _iso_date(start_raw)
         except ValueError:
             parsed.add(line, "start_date", f"'{start_raw}' is not a date in the form YYYY-MM-DD")
 

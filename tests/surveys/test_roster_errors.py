@@ -25,6 +25,8 @@ EXPECTED: dict[str, tuple[int, str | None, str]] = {
     "missing_column.csv": (1, "start_date", "missing required column: start_date"),
     "latin1_encoding.csv": (2, "name", "not UTF-8 encoded (byte 0xe9 at character 13)"),
     "bad_date.csv": (2, "start_date", "'2020-13-45' is not a date in the form YYYY-MM-DD"),
+    # ISO week dates and compact dates parse with date.fromisoformat but are not the format.
+    "compact_date.csv": (3, "start_date", "'2020-W01-1' is not a date in the form YYYY-MM-DD"),
     "empty_team_level.csv": (2, "team", "team path 'Eng//API' has an empty level"),
     "wrong_field_count.csv": (3, None, "expected 7 fields like the header, found 5"),
     "empty_name.csv": (2, "name", "name is empty"),
