@@ -244,14 +244,14 @@ class _SpanAudit:
             self.group_sens[g].append(s)
 
     def _reduce(self, groups: frozenset[int]) -> dict[int, int]:
-        r: dict[int, int] = {}
         is_pivot, rows = self.is_pivot, self.rows
-        for g in groups:
-            if is_pivot[g]:
-                for c, v in rows[g].items():
-                    r[c] = r.get(c, 0) - v
-            else:
-                r[g] = r.get(g, 0) + 1
+        pivots = [g for g in groups if is_pivot[g]]
+        if not pivots:  # the usual case for a small cell: nothing to eliminate
+            return dict.fromkeys(groups, 1)
+        r = dict.fromkeys(groups.difference(pivots), 1)
+        for g in pivots:
+            for c, v in rows[g].items():
+                r[c] = r.get(c, 0) - v
         out = {}
         for c, v in r.items():
             v %= PRIME
@@ -484,18 +484,21 @@ class _SpanAudit:
             weight = row_weight[p] - w[q]
             changes = updates[p][0]
             if changes is None:
+                get = row.get
                 for c, v in rest.items():
-                    old = row.get(c, 0)
-                    value = (old - f * v) % PRIME
-                    if value:
-                        if not old:
-                            col_rows[c].add(p)
-                            weight += w[c]
-                        row[c] = value
-                    elif old:
-                        del row[c]
-                        col_rows[c].discard(p)
-                        weight -= w[c]
+                    old = get(c)
+                    if old is None:  # f, v are non-zero mod a prime: a new entry
+                        row[c] = -f * v % PRIME
+                        col_rows[c].add(p)
+                        weight += w[c]
+                    else:
+                        value = (old - f * v) % PRIME
+                        if value:
+                            row[c] = value
+                        else:
+                            del row[c]
+                            col_rows[c].discard(p)
+                            weight -= w[c]
             else:
                 for c, value in changes.items():
                     if value:
