@@ -422,22 +422,26 @@ class _SpanAudit:
         long_row = 2 * k
         rows = self.rows
 
+        # Only rows that can be a partner are gathered: a row whose pivot group holds k or
+        # more respondents, or of 2k or more columns, is skipped as a partner anyway, and so
+        # is every changed row left unworked by `_row_updates` (it is one or the other).
+        worked = [
+            (p, changes) for p, (changes, _, _) in updates.items() if p != q and changes is not None
+        ]
+
         def length(p: int) -> int:
             return updates[p][1] if p in updates else len(rows[p])
 
         def rows_with(c: int) -> set[int]:
-            out = {p for p in self.col_rows.get(c, ()) if p not in updates}
+            out = {
+                p
+                for p in self.col_rows.get(c, ())
+                if p not in updates and w[p] < k and len(rows[p]) < long_row
+            }
             if c in rest:
                 out.add(q)
-            for p, f in factors.items():
-                changes = updates[p][0]
-                if changes is not None:
-                    if changes.get(c, 1) and (c in changes or c in rows[p]):
-                        out.add(p)
-                elif c in rest:
-                    if (rows[p].get(c, 0) - f * rest[c]) % PRIME:
-                        out.add(p)
-                elif c in rows[p]:
+            for p, changes in worked:
+                if changes.get(c, 1) and (c in changes or c in rows[p]):
                     out.add(p)
             return out
 
