@@ -54,16 +54,23 @@ vector v is in the span iff v.d = 0 for every kernel vector d, so "v.d1 = v.d2 =
 misses an exposure (one-sided test) and wrongly flags an unexposed v with probability about
 1/p**2, which would only suppress one more cell. Publishing a candidate changes the kernel
 vectors on a handful of columns (its pivot and the pivots of the rows containing it), so each
-test costs the size of that change, not of the publication. Soundness over the rationals holds
+test costs the size of that change, not of the publication. The rows are updated in place:
+publishing costs (rows containing its pivot) x (its reduced length), never a pass over a long
+row, and the residual search works out only the rows it can inspect (pivot group below k,
+fewer than 2k columns). None of this changes a decision: tests/analytics/reference_audit.py
+keeps the straightforward implementation (every changed row rebuilt) and a property test
+checks that both decide every cell alike. Soundness over the rationals holds
 unless p divides every maximal minor of the published 0/1 matrix; for matrices of nested
 marginals (whose minors are small) this does not happen.
 
 Limits: (1) residual 0/1 sets of 3..k-1 small groups made of three or more elimination rows,
 or of two long rows, escape the insider-margin search (random-organisation tests find such
 4-person residuals); hidden cells and sets of one or two groups are always protected. (2) Speed:
-about 3 minutes for 20,000 respondents / 2,000 teams / 20,000 cells (bench/disclosure.py),
-far from the 10x-GROUP-BY target. (3) Per-category distributions and repeated rounds are
-outside this audit (each measure and round is a separate call).
+about 2-4 s for 20,000 respondents / 2,000 teams / 20,000 cells (bench/disclosure.py: 9-20x a
+pandas GROUP BY of the same cells, depending on the machine's load); a publication runs one
+audit per distinct (respondents, k, banded cells), about 40 for 12 items. (3) Per-category
+distributions and repeated rounds are outside this audit (each measure and round is a separate
+call).
 """
 
 from __future__ import annotations
@@ -148,11 +155,12 @@ def suppress_cells(
     if any(w <= 0 for w in group_weights):
         raise ValueError("group weights must be positive (leave empty groups out)")
     n_groups = len(group_weights)
+    withheld = set(withheld)
     sizes = []
     for cell in cells:
-        if any(g < 0 or g >= n_groups for g in cell.groups):
+        if cell.groups and (min(cell.groups) < 0 or max(cell.groups) >= n_groups):
             raise ValueError(f"cell {cell.key!r} names a group that does not exist")
-        sizes.append(sum(group_weights[g] for g in cell.groups))
+        sizes.append(sum([group_weights[g] for g in cell.groups]))
 
     reasons: list[str | None] = [None] * len(cells)
     primary: list[int] = []
@@ -191,9 +199,17 @@ class _SpanAudit:
     """Sparse RREF of the published cells over GF(p) plus two random kernel vectors.
 
     Invariants: `rows[p]` is the row whose pivot column is p, stored without its pivot entry
-    (coefficient 1) and zero at every other pivot column; `col_rows[c]` is the set of pivots
-    whose row has a non-zero at c; `d1`, `d2` are in the kernel of the published matrix and
-    uniformly random on the free (non-pivot) columns.
+    (coefficient 1) and zero at every other pivot column; `row_weight[p]` is the number of
+    respondents in the support of `rows[p]`; `col_rows[c]` is the set of pivots whose row has
+    a non-zero at c; `d1`, `d2` are in the kernel of the published matrix and uniformly random
+    on the free (non-pivot) columns; `cls[g]` is the projective class of (d1[g], d2[g]) of a
+    small group g and `by_class` its inverse (kept only with the insider margin).
+
+    Cost: publishing a candidate costs (rows containing its pivot) x (its reduced length) and
+    never a pass over a whole row: rows are updated in place, and a row's length and weight
+    after the update are derived from the entries that change. The elimination and every test
+    are the same as in a straightforward implementation that rebuilds each changed row
+    (tests/analytics/test_disclosure.py compares the two on random organisations).
     """
 
     def __init__(self, weights: Sequence[int], *, k: int, insider_margin: bool) -> None:
@@ -206,6 +222,7 @@ class _SpanAudit:
         self.d2 = [rng.randrange(1, PRIME) for _ in range(n)]
         self.is_pivot = [False] * n
         self.rows: dict[int, dict[int, int]] = {}
+        self.row_weight: dict[int, int] = {}
         self.col_rows: dict[int, set[int]] = defaultdict(set)
         self.small = [w < k for w in weights]
         # Protected (hidden) cells: members, and their dot products with d1, d2.
@@ -213,30 +230,41 @@ class _SpanAudit:
         self.sigma1: list[int] = []
         self.sigma2: list[int] = []
         self.group_sens: dict[int, list[int]] = defaultdict(list)
-        # Small groups indexed by projective class of (d1, d2) and by d1 value.
+        # Small groups indexed by projective class of (d1, d2).
+        self.cls: dict[int, tuple[int, int]] = {}
         self.by_class: dict[tuple[int, int], set[int]] = defaultdict(set)
-        for g in range(n):
-            if self.small[g]:
-                self.by_class[_projective(self.d1[g], self.d2[g])].add(g)
+        if insider_margin:
+            small = [g for g in range(n) if self.small[g]]
+            classes = _projective_many([(self.d1[g], self.d2[g]) for g in small])
+            for g, c in zip(small, classes, strict=True):
+                self.cls[g] = c
+                self.by_class[c].add(g)
 
     def protect(self, groups: frozenset[int]) -> None:
         """Add a hidden cell that must never enter the published span."""
         s = len(self.sens_groups)
         self.sens_groups.append(groups)
-        self.sigma1.append(sum(self.d1[g] for g in groups) % PRIME)
-        self.sigma2.append(sum(self.d2[g] for g in groups) % PRIME)
+        d1, d2 = self.d1, self.d2
+        self.sigma1.append(sum(d1[g] for g in groups) % PRIME)
+        self.sigma2.append(sum(d2[g] for g in groups) % PRIME)
         for g in groups:
             self.group_sens[g].append(s)
 
     def _reduce(self, groups: frozenset[int]) -> dict[int, int]:
-        r: dict[int, int] = {}
-        for g in groups:
-            if self.is_pivot[g]:
-                for c, v in self.rows[g].items():
-                    r[c] = (r.get(c, 0) - v) % PRIME
-            else:
-                r[g] = (r.get(g, 0) + 1) % PRIME
-        return {c: v for c, v in r.items() if v}
+        is_pivot, rows = self.is_pivot, self.rows
+        pivots = [g for g in groups if is_pivot[g]]
+        if not pivots:  # the usual case for a small cell: nothing to eliminate
+            return dict.fromkeys(groups, 1)
+        r = dict.fromkeys(groups.difference(pivots), 1)
+        for g in pivots:
+            for c, v in rows[g].items():
+                r[c] = r.get(c, 0) - v
+        out = {}
+        for c, v in r.items():
+            v %= PRIME
+            if v:
+                out[c] = v
+        return out
 
     def try_publish(self, groups: frozenset[int]) -> str | None:
         """Publish the cell and return None, or return why it must stay hidden (unchanged)."""
@@ -244,52 +272,74 @@ class _SpanAudit:
         if not r:
             return None  # already derivable from what is published: showing it adds nothing
         q = max(r)
-        inv = pow(r[q], PRIME - 2, PRIME)
-        rest = {c: v * inv % PRIME for c, v in r.items() if c != q}
-        lam1 = (self.d1[q] + sum(v * self.d1[c] for c, v in rest.items())) % PRIME
-        lam2 = (self.d2[q] + sum(v * self.d2[c] for c, v in rest.items())) % PRIME
+        inv = pow(r.pop(q), -1, PRIME)
+        rest = {c: v * inv % PRIME for c, v in r.items()}
+        d1, d2 = self.d1, self.d2
+        lam1 = (d1[q] + sum(v * d1[c] for c, v in rest.items())) % PRIME
+        lam2 = (d2[q] + sum(v * d2[c] for c, v in rest.items())) % PRIME
         delta: dict[int, tuple[int, int]] = {q: (-lam1 % PRIME, -lam2 % PRIME)}
+        factors: dict[int, int] = {}
+        rows = self.rows
         for p in self.col_rows.get(q, ()):
-            f = self.rows[p][q]
+            f = rows[p][q]
+            factors[p] = f
             delta[p] = (lam1 * f % PRIME, lam2 * f % PRIME)
-        new = {
-            g: ((self.d1[g] + a) % PRIME, (self.d2[g] + b) % PRIME) for g, (a, b) in delta.items()
-        }
-        verdict = self._check(new)
+        new = {g: ((d1[g] + a) % PRIME, (d2[g] + b) % PRIME) for g, (a, b) in delta.items()}
+        verdict, classes = self._check(new)
         if verdict is not None:
             return verdict
-        new_rows = self._updated_rows(q, rest)
-        if self.insider_margin and self._residual_exposed(new_rows):
+        updates = self._row_updates(q, rest, factors)
+        if self.insider_margin and self._residual_exposed(q, rest, factors, updates):
             return REASON_INSIDER_MARGIN
-        self._commit(q, new_rows, delta, new)
+        self._commit(q, rest, factors, updates, delta, new, classes)
         return None
 
-    def _check(self, new: dict[int, tuple[int, int]]) -> str | None:
+    def _check(
+        self, new: dict[int, tuple[int, int]]
+    ) -> tuple[str | None, dict[int, tuple[int, int]]]:
+        """Why the kernel vectors `new` expose a hidden cell or a small group (or None), and
+        the projective classes of the changed small groups (for the commit)."""
         acc: dict[int, list[int]] = {}
+        d1, d2, group_sens = self.d1, self.d2, self.group_sens
         for g, (v1, v2) in new.items():
-            a1 = (v1 - self.d1[g]) % PRIME
-            a2 = (v2 - self.d2[g]) % PRIME
-            for s in self.group_sens.get(g, ()):
-                slot = acc.setdefault(s, [0, 0])
-                slot[0] += a1
-                slot[1] += a2
+            sens = group_sens.get(g)
+            if not sens:
+                continue
+            a1 = v1 - d1[g]
+            a2 = v2 - d2[g]
+            for s in sens:
+                slot = acc.get(s)
+                if slot is None:
+                    acc[s] = [a1, a2]
+                else:
+                    slot[0] += a1
+                    slot[1] += a2
+        sigma1, sigma2 = self.sigma1, self.sigma2
         for s, (a1, a2) in acc.items():
-            if (self.sigma1[s] + a1) % PRIME == 0 and (self.sigma2[s] + a2) % PRIME == 0:
-                return REASON_PROTECTS_ANOTHER
-        changed_small = [g for g in new if self.small[g]]
+            if (sigma1[s] + a1) % PRIME == 0 and (sigma2[s] + a2) % PRIME == 0:
+                return REASON_PROTECTS_ANOTHER, {}
+        small = self.small
+        changed_small = [g for g in new if small[g]]
         for g in changed_small:
             if new[g] == (0, 0):
-                return REASON_PROTECTS_ANOTHER
-        if self.insider_margin and changed_small and self._pair_exposed(changed_small, new):
-            return REASON_INSIDER_MARGIN
-        return None
+                return REASON_PROTECTS_ANOTHER, {}
+        if not self.insider_margin or not changed_small:
+            return None, {}
+        classes = dict(
+            zip(changed_small, _projective_many([new[g] for g in changed_small]), strict=True)
+        )
+        if self._pair_exposed(classes, new):
+            return REASON_INSIDER_MARGIN, {}
+        return None, classes
 
-    def _pair_exposed(self, changed: list[int], new: dict[int, tuple[int, int]]) -> bool:
+    def _pair_exposed(
+        self, classes: dict[int, tuple[int, int]], new: dict[int, tuple[int, int]]
+    ) -> bool:
         """Any vector of the span supported on two small groups of total weight < k."""
         k, w = self.k, self.weights
         new_classes: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for g in changed:
-            new_classes[_projective(*new[g])].append(g)
+        for g, c in classes.items():
+            new_classes[c].append(g)
         for cls, members in new_classes.items():
             others = [h for h in self.by_class.get(cls, ()) if h not in new]
             lightest = sorted(w[h] for h in members + others)
@@ -297,22 +347,74 @@ class _SpanAudit:
                 return True
         return False
 
-    def _updated_rows(self, q: int, rest: dict[int, int]) -> dict[int, dict[int, int]]:
-        """The rows that publishing (pivot q, `rest`) would create or change, without pivots."""
-        out = {q: rest}
-        for p in self.col_rows.get(q, ()):
-            row = dict(self.rows[p])
-            f = row.pop(q)
+    def _row_updates(
+        self, q: int, rest: dict[int, int], factors: dict[int, int]
+    ) -> dict[int, tuple[dict[int, int] | None, int, int]]:
+        """For every row that publishing (pivot q, `rest`) creates or changes: the new values
+        of the entries that change (0: the entry vanishes; for row q, the whole row), and the
+        row's length and support weight afterwards (column q leaves every row).
+
+        Only rows the residual search can inspect are worked out here: a row whose pivot group
+        holds k or more respondents is never inspected (nor taken as a partner), and a row
+        that keeps at least 2k columns and enough weight whatever the update cancels is
+        skipped by the search too. For those, the changes are None and the length and weight
+        are lower bounds (the update is applied in `_commit`, in one pass)."""
+        w, k = self.weights, self.k
+        rest_weight = sum(w[c] for c in rest)
+        out: dict[int, tuple[dict[int, int] | None, int, int]] = {q: (rest, len(rest), rest_weight)}
+        rows, row_weight = self.rows, self.row_weight
+        w_q = w[q]
+        for p, f in factors.items():
+            row = rows[p]
+            length = len(row) - 1
+            weight = row_weight[p] - w_q
+            if w[p] >= k:
+                out[p] = (None, 0, 0)
+                continue
+            if length - len(rest) >= 2 * k and weight - rest_weight >= k - w[p]:
+                out[p] = (None, length - len(rest), weight - rest_weight)
+                continue
+            changes = {}
             for c, v in rest.items():
-                value = (row.get(c, 0) - f * v) % PRIME
-                if value:
-                    row[c] = value
-                else:
-                    row.pop(c, None)
-            out[p] = row
+                old = row.get(c, 0)
+                value = (old - f * v) % PRIME
+                changes[c] = value
+                if old:
+                    if not value:
+                        length -= 1
+                        weight -= w[c]
+                elif value:
+                    length += 1
+                    weight += w[c]
+            out[p] = (changes, length, weight)
         return out
 
-    def _residual_exposed(self, new_rows: dict[int, dict[int, int]]) -> bool:
+    def _new_row(
+        self, p: int, q: int, updates: dict[int, tuple[dict[int, int] | None, int, int]]
+    ) -> dict[int, int]:
+        """Row p as it would be after the publish (materialised: only for worked-out rows)."""
+        if p not in updates:
+            return self.rows[p]
+        changes = updates[p][0]
+        assert changes is not None
+        if p == q:
+            return changes
+        row = dict(self.rows[p])
+        del row[q]
+        for c, value in changes.items():
+            if value:
+                row[c] = value
+            else:
+                row.pop(c, None)
+        return row
+
+    def _residual_exposed(
+        self,
+        q: int,
+        rest: dict[int, int],
+        factors: dict[int, int],
+        updates: dict[int, tuple[dict[int, int] | None, int, int]],
+    ) -> bool:
         """A changed elimination row supported on fewer than k respondents (any coefficients),
         or a changed row plus one row it meets summing to a 0/1 vector of fewer than k.
 
@@ -324,72 +426,153 @@ class _SpanAudit:
         are exhaustive).
         """
         k, w = self.k, self.weights
+        long_row = 2 * k
+        rows = self.rows
 
-        def row(p: int) -> dict[int, int]:
-            return new_rows[p] if p in new_rows else self.rows[p]
+        # Only rows that can be a partner are gathered: a row whose pivot group holds k or
+        # more respondents, or of 2k or more columns, is skipped as a partner anyway, and so
+        # is every changed row left unworked by `_row_updates` (it is one or the other).
+        worked = [
+            (p, changes) for p, (changes, _, _) in updates.items() if p != q and changes is not None
+        ]
 
-        for p0, rest0 in new_rows.items():
+        def length(p: int) -> int:
+            return updates[p][1] if p in updates else len(rows[p])
+
+        def rows_with(c: int) -> set[int]:
+            out = {
+                p
+                for p in self.col_rows.get(c, ())
+                if p not in updates and w[p] < k and len(rows[p]) < long_row
+            }
+            if c in rest:
+                out.add(q)
+            for p, changes in worked:
+                if changes.get(c, 1) and (c in changes or c in rows[p]):
+                    out.add(p)
+            return out
+
+        for p0, (_, length0, weight0) in updates.items():
             if w[p0] >= k:
                 continue
-            if w[p0] + sum(w[c] for c in rest0) < k:
+            if w[p0] + weight0 < k:
                 return True
-            budget = k - 1 - w[p0]
-            if len(rest0) >= 2 * k:
+            if length0 >= long_row:
                 continue  # long rows only cancel against long rows: not searched (a limit)
+            budget = k - 1 - w[p0]
+            rest0 = self._new_row(p0, q, updates)
             partners: set[int] = set()
             for c in rest0:
-                partners.update(self._rows_with(c, new_rows))
+                partners.update(rows_with(c))
             partners.discard(p0)
             for p1 in sorted(partners):
-                if w[p1] > budget or len(row(p1)) >= 2 * k:
+                if w[p1] > budget or length(p1) >= long_row:
                     continue
                 total = dict(rest0)
                 total[p0] = 1
                 total[p1] = 1
-                for c, v in row(p1).items():
+                for c, v in self._new_row(p1, q, updates).items():
                     total[c] = (total.get(c, 0) + v) % PRIME
                 support = [c for c, v in total.items() if v]
                 if all(total[c] == 1 for c in support) and sum(w[c] for c in support) < k:
                     return True
         return False
 
-    def _rows_with(self, c: int, new_rows: dict[int, dict[int, int]]) -> set[int]:
-        out = {p for p in self.col_rows.get(c, ()) if p not in new_rows}
-        out.update(p for p, r in new_rows.items() if c in r)
-        return out
-
     def _commit(
         self,
         q: int,
-        new_rows: dict[int, dict[int, int]],
+        rest: dict[int, int],
+        factors: dict[int, int],
+        updates: dict[int, tuple[dict[int, int] | None, int, int]],
         delta: dict[int, tuple[int, int]],
         new: dict[int, tuple[int, int]],
+        classes: dict[int, tuple[int, int]],
     ) -> None:
-        for p, row in new_rows.items():
-            old = self.rows.get(p, {})
-            for c in old.keys() - row.keys():
-                self.col_rows[c].discard(p)
-            for c in row.keys() - old.keys():
-                self.col_rows[c].add(p)
-            self.rows[p] = row
-        self.col_rows.pop(q, None)
+        rows, col_rows, row_weight, w = self.rows, self.col_rows, self.row_weight, self.weights
+        for p, f in factors.items():
+            row = rows[p]
+            del row[q]
+            weight = row_weight[p] - w[q]
+            changes = updates[p][0]
+            if changes is None:
+                get = row.get
+                for c, v in rest.items():
+                    old = get(c)
+                    if old is None:  # f, v are non-zero mod a prime: a new entry
+                        row[c] = -f * v % PRIME
+                        col_rows[c].add(p)
+                        weight += w[c]
+                    else:
+                        value = (old - f * v) % PRIME
+                        if value:
+                            row[c] = value
+                        else:
+                            del row[c]
+                            col_rows[c].discard(p)
+                            weight -= w[c]
+            else:
+                for c, value in changes.items():
+                    if value:
+                        if c not in row:
+                            col_rows[c].add(p)
+                            weight += w[c]
+                        row[c] = value
+                    elif c in row:
+                        del row[c]
+                        col_rows[c].discard(p)
+                        weight -= w[c]
+            row_weight[p] = weight
+        rows[q] = rest
+        row_weight[q] = updates[q][2]
+        for c in rest:
+            col_rows[c].add(q)
+        col_rows.pop(q, None)
         self.is_pivot[q] = True
+        group_sens, sigma1, sigma2 = self.group_sens, self.sigma1, self.sigma2
         for g, (a1, a2) in delta.items():
-            for s in self.group_sens.get(g, ()):
-                self.sigma1[s] = (self.sigma1[s] + a1) % PRIME
-                self.sigma2[s] = (self.sigma2[s] + a2) % PRIME
-            if self.small[g]:
-                old_value = (self.d1[g], self.d2[g])
-                self.by_class[_projective(*old_value)].discard(g)
-                self.by_class[_projective(*new[g])].add(g)
+            for s in group_sens.get(g, ()):
+                sigma1[s] = (sigma1[s] + a1) % PRIME
+                sigma2[s] = (sigma2[s] + a2) % PRIME
             self.d1[g], self.d2[g] = new[g]
+        for g, c in classes.items():
+            self.by_class[self.cls[g]].discard(g)
+            self.cls[g] = c
+            self.by_class[c].add(g)
 
 
-def _projective(v1: int, v2: int) -> tuple[int, int]:
-    """The class of (v1, v2) up to a non-zero factor: equal iff the two are proportional."""
-    if v2:
-        return (v1 * pow(v2, PRIME - 2, PRIME) % PRIME, 1)
-    return (1, 0) if v1 else (0, 0)
+def _projective_many(pairs: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The class of each (v1, v2) up to a non-zero factor: equal iff the two are proportional.
+
+    (v1 / v2, 1) when v2 != 0, else (1, 0) or (0, 0); the inverses are computed together with
+    one modular inversion (Montgomery's trick: invert the product, then peel off factors).
+    """
+    nonzero = [v2 for _, v2 in pairs if v2]
+    inverses = iter(_inverses(nonzero))
+    out = []
+    for v1, v2 in pairs:
+        if v2:
+            out.append((v1 * next(inverses) % PRIME, 1))
+        else:
+            out.append((1, 0) if v1 else (0, 0))
+    return out
+
+
+def _inverses(values: Sequence[int]) -> list[int]:
+    """Modular inverses of non-zero residues mod PRIME, with one call to pow."""
+    if not values:
+        return []
+    prefix = []
+    acc = 1
+    for v in values:
+        acc = acc * v % PRIME
+        prefix.append(acc)
+    inv = pow(acc, -1, PRIME)
+    out = [0] * len(values)
+    for i in range(len(values) - 1, 0, -1):
+        out[i] = inv * prefix[i - 1] % PRIME
+        inv = inv * values[i] % PRIME
+    out[0] = inv
+    return out
 
 
 # --- Homogeneity (rule 6) ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ Conventions every caller can rely on:
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections import Counter
@@ -103,10 +104,12 @@ ANCHORS: dict[str, list[tuple[float, str]]] = {
 }
 
 
+@functools.cache
 def valid_values(kind: str) -> frozenset[float]:
     """The values an answer of `kind` may store (None, "Prefer not to say", is always allowed).
 
-    Raises ValueError for an unknown kind; free text has no values.
+    Raises ValueError for an unknown kind; free text has no values. Cached (the anchors are
+    constants): a publication checks every answer of every cell.
     """
     try:
         return frozenset(value for value, _ in ANCHORS[kind])
@@ -452,10 +455,16 @@ def mean_ci(values: Iterable[float | None], confidence: float = 0.95) -> MeanCI:
     mean = math.fsum(answered) / n
     if n == 1:
         return MeanCI(mean, None, None, 1)
-    half_width = float(student_t.ppf((1 + confidence) / 2, n - 1)) * (
+    half_width = _t_quantile((1 + confidence) / 2, n - 1) * (
         statistics.stdev(answered) / math.sqrt(n)
     )
     return MeanCI(mean, mean - half_width, mean + half_width, n)
+
+
+@functools.lru_cache(maxsize=4096)
+def _t_quantile(probability: float, df: int) -> float:
+    """Student's t quantile, cached: a publication asks for the same few (p, df) per cell."""
+    return float(student_t.ppf(probability, df))
 
 
 def is_homogeneous(categories: Iterable[Hashable | None]) -> bool:
