@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import random
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ def invitation_resolve(*, token: str, now: dt.datetime | None = None) -> Resolve
     if not token or len(token) > 100:
         return ResolvedLink(LinkState.UNKNOWN)
     invitation = (
-        Invitation.objects.select_related("round", "employee__team")
+        Invitation.objects.select_related("round__template", "employee")
         .filter(token_hash=token_hash(token))
         .first()
     )
@@ -130,6 +131,17 @@ def response_submit(
         raise ValueError(f"answers do not match the round: missing {missing}, unknown {extra}")
     texts = [c.strip()[:MAX_COMMENT_LENGTH] for c in comments or [] if c and c.strip()]
     employee = invitation.employee
+    band = tenure_band(employee.start_date, round_.scheduled_for)
+    if connection.vendor == "postgresql":
+        return _submit_in_one_statement(
+            invitation_id=invitation.pk,
+            round_id=round_.pk,
+            team_id=employee.team_id,
+            location=employee.location,
+            band=band,
+            answers=answers,
+            texts=texts,
+        )
     with transaction.atomic():
         if not _round_still_open(round_.pk):
             return SubmitOutcome.CLOSED
@@ -139,10 +151,7 @@ def response_submit(
         if not claimed:
             return SubmitOutcome.ALREADY_ANSWERED
         response = Response.objects.create(
-            round=round_,
-            team_id=employee.team_id,
-            location=employee.location,
-            tenure_band=tenure_band(employee.start_date, round_.scheduled_for),
+            round=round_, team_id=employee.team_id, location=employee.location, tenure_band=band
         )
         Answer.objects.bulk_create(
             [Answer(response=response, question_id=q, value=v) for q, v in answers.items()]
@@ -150,6 +159,79 @@ def response_submit(
         Comment.objects.bulk_create(
             [Comment(round=round_, team_id=employee.team_id, text=text) for text in texts]
         )
+    return SubmitOutcome.STORED
+
+
+_SUBMIT = f"""
+WITH open_round AS (
+    SELECT id FROM {Round._meta.db_table} WHERE id = %(round)s AND status = %(open)s FOR SHARE
+), claimed AS (
+    UPDATE {Invitation._meta.db_table} SET responded = true
+    WHERE id = %(invitation)s AND NOT responded AND EXISTS (SELECT 1 FROM open_round)
+    RETURNING id
+), response AS (
+    INSERT INTO {Response._meta.db_table}
+        (id, round_id, team_id, location, tenure_band, generalised)
+    SELECT %(response)s, %(round)s, %(team)s, %(location)s, %(band)s, false
+    WHERE EXISTS (SELECT 1 FROM claimed)
+    RETURNING id
+), answers AS (
+    INSERT INTO {Answer._meta.db_table} (id, response_id, question_id, value)
+    SELECT a.id, response.id, a.question, a.value FROM response,
+        unnest(%(answer_ids)s::uuid[], %(questions)s::bigint[], %(values)s::float8[])
+        AS a(id, question, value)
+), comments AS (
+    INSERT INTO {Comment._meta.db_table} (id, round_id, team_id, text)
+    SELECT c.id, %(round)s, %(team)s, c.text FROM response,
+        unnest(%(comment_ids)s::uuid[], %(texts)s::text[]) AS c(id, text)
+)
+SELECT EXISTS (SELECT 1 FROM open_round), EXISTS (SELECT 1 FROM claimed)
+"""
+
+
+def _submit_in_one_statement(
+    *,
+    invitation_id: int,
+    round_id: int,
+    team_id: int | None,
+    location: str,
+    band: str,
+    answers: Mapping[int, float | None],
+    texts: list[str],
+) -> SubmitOutcome:
+    """PostgreSQL: lock, claim and store in one statement, so one round trip and one commit.
+
+    The same steps as the portable path, in the same order, as data-modifying CTEs of one
+    statement (atomic on its own, durable on return: synchronous commit as configured): the
+    round row is share-locked while open (a concurrent close waits, and one that committed
+    first leaves no row), the invitation is claimed by the conditional UPDATE (re-checked after
+    waiting for a concurrent claim, so of two simultaneous submits exactly one claims), and
+    the response, its answers and the comments are inserted only when the claim returned a
+    row. Random UUIDs as everywhere; no timestamp, no reference to the invitation."""
+    question_ids = list(answers)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SUBMIT,
+            {
+                "round": round_id,
+                "open": Round.Status.OPEN.value,
+                "invitation": invitation_id,
+                "response": uuid.uuid4(),
+                "team": team_id,
+                "location": location,
+                "band": band,
+                "answer_ids": [uuid.uuid4() for _ in question_ids],
+                "questions": question_ids,
+                "values": [answers[q] for q in question_ids],
+                "comment_ids": [uuid.uuid4() for _ in texts],
+                "texts": texts,
+            },
+        )
+        round_open, claimed = cursor.fetchone()
+    if not round_open:
+        return SubmitOutcome.CLOSED
+    if not claimed:
+        return SubmitOutcome.ALREADY_ANSWERED
     return SubmitOutcome.STORED
 
 
