@@ -48,10 +48,14 @@ def invitation_resolve(*, token: str, now: dt.datetime | None = None) -> Resolve
     now = now or timezone.now()
     if not token or len(token) > 100:
         return ResolvedLink(LinkState.UNKNOWN)
-    invitation = (
-        Invitation.objects.select_related("round__template", "employee")
-        .filter(token_hash=token_hash(token))
-        .first()
+    # token_hash is unique: no ordering needed (first() would add ORDER BY id).
+    invitation = next(
+        iter(
+            Invitation.objects.select_related("round__template", "employee").filter(
+                token_hash=token_hash(token)
+            )[:1]
+        ),
+        None,
     )
     if invitation is None:
         return ResolvedLink(LinkState.UNKNOWN)
