@@ -28,6 +28,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -49,6 +50,9 @@ from surveys.models import (
     Team,
     Wave,
 )
+
+if TYPE_CHECKING:
+    import psycopg
 
 FANOUT_CHUNK: int = getattr(settings, "PULSE_FANOUT_CHUNK", 500)
 
@@ -274,9 +278,20 @@ def _invitations_insert(
     `invitations_send_due`. The INSERT commits before any email is sent, so a link never goes
     out before its invitation exists."""
     now = timezone.now()
-    employees = Employee.objects.filter(pk__in=employee_ids).values_list(
-        "pk", "timezone", "name", "email"
-    )
+    if db_connection.vendor == "postgresql":
+        with _binding_cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, timezone, name, email FROM {Employee._meta.db_table}"
+                " WHERE id = ANY(%s)",
+                [list(employee_ids)],
+            )
+            employees = cursor.fetchall()
+    else:
+        employees = list(
+            Employee.objects.filter(pk__in=employee_ids).values_list(
+                "pk", "timezone", "name", "email"
+            )
+        )
     local_time = None
     if round_.cadence is not None and not (send_now or round_.sends_immediately):
         local_time = round_.cadence.local_time
@@ -312,7 +327,7 @@ def _invitations_insert(
     leased = [bool(lease) and send_at[pk] <= now for pk in new]
     # One statement from arrays (no model instance per row); RETURNING lists only the rows it
     # inserted, so it both counts the new ones and names the ones leased to this sender.
-    with db_connection.cursor() as cursor:
+    with _binding_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Invitation._meta.db_table} (round_id, employee_id, nonce, token_hash,"
             " send_at, claim_token, claimed_at, reminders_sent, responded) "
@@ -340,6 +355,19 @@ def _invitations_insert(
     return len(inserted), sorted(recipients, key=lambda r: r.pk)
 
 
+@contextmanager
+def _binding_cursor() -> Iterator[psycopg.Cursor]:
+    """PostgreSQL: a psycopg cursor on Django's connection (same transaction state) that sends
+    parameters apart from the SQL text. A list then travels as one array parameter dumped by
+    psycopg's C code, where Django's client-side cursor would quote every element into the SQL
+    (`IN (%s, ...)` or an array literal): for chunks of hundreds of ids, most of the cost."""
+    import psycopg
+
+    db_connection.ensure_connection()
+    with psycopg.Cursor(db_connection.connection) as cursor:
+        yield cursor
+
+
 def invite_chunk(*, round_id: int, employee_ids: Sequence[int], send_now: bool = False) -> int:
     """Create one chunk's invitations and send those already due. Returns emails sent.
     Caller: the `invite_chunk` task. Safe to run twice and to crash mid-way: the invitations
@@ -350,13 +378,16 @@ def invite_chunk(*, round_id: int, employee_ids: Sequence[int], send_now: bool =
     if round_.status != Round.Status.OPEN:
         return 0
     token = secrets.token_hex(16)
-    _, leased = _invitations_insert(
+    created, leased = _invitations_insert(
         round_=round_, employee_ids=employee_ids, send_now=send_now, lease=token
     )
     sent = 0
     if leased:
         with get_connection() as connection, _commits_without_waiting_for_disk(), _marker() as mark:
             sent = _send_leased(leased, token=token, mailer=_Mailer(connection), mark=mark)
+    if created == len(employee_ids) == len(leased):
+        # Every invitation of the chunk was created, leased and sent just now: none is left.
+        return sent
     return sent + invitations_send_due(
         invitations=Invitation.objects.filter(round=round_, employee_id__in=employee_ids)
     )
@@ -528,31 +559,46 @@ _MARK_SENT = (
     f"UPDATE {Invitation._meta.db_table} SET sent_at = %s "
     "WHERE id = %s AND claim_token = %s AND sent_at IS NULL"
 )
+_MARK_SENT_STATEMENT = b"pulse_invitation_mark_sent"
 
 
 @contextmanager
 def _marker() -> Iterator[Callable[[int, str], None]]:
     """`mark(pk, token)`: the one statement that records an invitation email as sent, committed
-    on its own (autocommit) before the next email goes out. On PostgreSQL it is a prepared
-    statement on a server-side-binding cursor: parsed and planned once per connection instead
-    of once per email, and no parameters interpolated into SQL text per email."""
+    on its own (autocommit) before the next email goes out, and only while `token` still holds
+    the invitation's lease.
+
+    On PostgreSQL it is a named prepared statement run through libpq directly
+    (`PGconn.exec_prepared`, blocking until the server has answered, like any query): parsed
+    and planned once per database connection, and no SQL text, cursor or adaptation per email,
+    because at tens of thousands of emails the per-statement overhead is the fan-out's cost."""
     if db_connection.vendor != "postgresql":
         with db_connection.cursor() as cursor:
             yield lambda pk, token: cursor.execute(_MARK_SENT, [timezone.now(), pk, token])
         return
-    import psycopg
+    from django.db import DatabaseError
+    from psycopg import pq
 
-    db_connection.ensure_connection()
-    raw = db_connection.connection
-    saved = raw.prepare_threshold
-    raw.prepare_threshold = 5
-    try:
-        with psycopg.Cursor(raw) as cursor:
-            yield lambda pk, token: cursor.execute(
-                _MARK_SENT, [timezone.now(), pk, token], prepare=True
-            )
-    finally:
-        raw.prepare_threshold = saved
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_prepared_statements WHERE name = %s",
+            [_MARK_SENT_STATEMENT.decode()],
+        )
+        prepared = cursor.fetchone() is not None
+    pgconn = db_connection.connection.pgconn
+    if not prepared:
+        sql = _MARK_SENT.replace("%s", "$1", 1).replace("%s", "$2", 1).replace("%s", "$3", 1)
+        result = pgconn.prepare(_MARK_SENT_STATEMENT, sql.encode())
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise DatabaseError(result.get_error_message())
+
+    def mark(pk: int, token: str) -> None:
+        params = [timezone.now().isoformat().encode(), str(pk).encode(), token.encode()]
+        result = pgconn.exec_prepared(_MARK_SENT_STATEMENT, params)
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise DatabaseError(result.get_error_message())
+
+    yield mark
 
 
 def invitations_send_all_due(*, now: dt.datetime | None = None) -> int:
