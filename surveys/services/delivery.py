@@ -7,9 +7,11 @@ safe to crash in the middle:
 - a round is unique per cadence and scheduled date (database constraint), so two beats never
   create two rounds;
 - invitations are unique per round and employee, created with ON CONFLICT DO NOTHING;
-- invitation emails are leased a batch at a time, then each is sent and marked sent by one
-  conditional UPDATE (`invitations_send_due`): no two senders send the same email, and a
-  sender that dies leaves its unsent ones to the next run once the lease expires;
+- invitation emails are leased (a fan-out chunk's new invitations as they are inserted,
+  `_invitations_insert`; any others a batch at a time, `invitations_send_due`), then each is
+  sent and marked sent by one conditional UPDATE before the next goes out: no two senders
+  send the same email, a sender killed at any point leaves at most the one email in flight
+  sent but unmarked, and its unsent ones go to the next run once the lease expires;
 - a reminder is sent inside the transaction that claims it (`reminders_sent = n`): a crash
   before the commit rolls the claim back and the next run sends it.
 Those marks do not wait for the disk (`_commits_without_waiting_for_disk`): only a crash of the
