@@ -91,9 +91,29 @@ def roster_import_history(*, limit: int = 20) -> QuerySet[RosterImport]:
     return RosterImport.objects.defer("content").select_related("uploaded_by")[:limit]
 
 
+# Per process: (round id, round creation time) -> its questions, for the last rounds served.
+_ROUND_QUESTIONS: dict[tuple[int, object], tuple[Question, ...]] = {}
+_ROUND_QUESTIONS_KEPT = 64
+
+
 def round_questions_for_form(round_: Round) -> list[Question]:
-    """The round's questions in display order (scale, then item), scales prefetched."""
-    return list(round_.questions.select_related("scale").order_by("scale__order", "order", "code"))
+    """The round's questions in display order (scale, then item), scales prefetched.
+
+    Read once per round and process: a round's questions are set in the transaction that
+    creates it (`round_open`, a follow-up round) and questions are never edited, so what a
+    first request read stays true for the round's whole life. The key includes the round's
+    creation time, so that a round id reused after a deletion never meets an old list. The
+    Question objects are shared between requests: read them, never modify them."""
+    key = (round_.pk, round_.created_at)
+    questions = _ROUND_QUESTIONS.get(key)
+    if questions is None:
+        questions = tuple(
+            round_.questions.select_related("scale").order_by("scale__order", "order", "code")
+        )
+        if len(_ROUND_QUESTIONS) >= _ROUND_QUESTIONS_KEPT:
+            _ROUND_QUESTIONS.clear()
+        _ROUND_QUESTIONS[key] = questions
+    return list(questions)
 
 
 def team_invitee_count(invitation: Invitation) -> int:

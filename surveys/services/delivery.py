@@ -7,9 +7,11 @@ safe to crash in the middle:
 - a round is unique per cadence and scheduled date (database constraint), so two beats never
   create two rounds;
 - invitations are unique per round and employee, created with ON CONFLICT DO NOTHING;
-- invitation emails are leased a batch at a time, then each is sent and marked sent by one
-  conditional UPDATE (`invitations_send_due`): no two senders send the same email, and a
-  sender that dies leaves its unsent ones to the next run once the lease expires;
+- invitation emails are leased (a fan-out chunk's new invitations as they are inserted,
+  `_invitations_insert`; any others a batch at a time, `invitations_send_due`), then each is
+  sent and marked sent by one conditional UPDATE before the next goes out: no two senders
+  send the same email, a sender killed at any point leaves at most the one email in flight
+  sent but unmarked, and its unsent ones go to the next run once the lease expires;
 - a reminder is sent inside the transaction that claims it (`reminders_sent = n`): a crash
   before the commit rolls the claim back and the next run sends it.
 Those marks do not wait for the disk (`_commits_without_waiting_for_disk`): only a crash of the
@@ -25,9 +27,10 @@ import hashlib
 import hmac
 import secrets
 import zoneinfo
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -49,6 +52,9 @@ from surveys.models import (
     Team,
     Wave,
 )
+
+if TYPE_CHECKING:
+    import psycopg
 
 FANOUT_CHUNK: int = getattr(settings, "PULSE_FANOUT_CHUNK", 500)
 
@@ -273,41 +279,135 @@ def invitations_create(
 ) -> int:
     """Create the invitations of these employees (existing ones are left as they are).
     Returns how many were new. Idempotent (unique round x employee, ignore conflicts)."""
-    if round_.cadence is not None and not (send_now or round_.sends_immediately):
-        local_time = round_.cadence.local_time
-        send_at = {
-            pk: local_instant(round_.scheduled_for, local_time, tz)
-            for pk, tz in Employee.objects.filter(pk__in=employee_ids).values_list("pk", "timezone")
-        }
+    created, _ = _invitations_insert(round_=round_, employee_ids=employee_ids, send_now=send_now)
+    return created
+
+
+def _invitations_insert(
+    *, round_: Round, employee_ids: Sequence[int], send_now: bool, lease: str = ""
+) -> tuple[int, list[_Recipient]]:
+    """Insert the missing invitations of these employees; return how many were new and, when
+    `lease` is given, the recipients of the new ones already due, inserted leased to `lease`.
+
+    Leasing at insert (PostgreSQL): a new invitation that is due is written with the sender's
+    lease in the same statement that creates it, so the sender that created it can send it
+    without first reading it back and leasing it with a second UPDATE; everyone else sees a
+    live lease, exactly as if it had been leased by `invitations_send_due`. Existing rows are
+    never touched (ON CONFLICT DO NOTHING), so a re-run leases nothing here and leaves them to
+    `invitations_send_due`. The INSERT commits before any email is sent, so a link never goes
+    out before its invitation exists."""
+    now = timezone.now()
+    if db_connection.vendor == "postgresql":
+        with _binding_cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, timezone, name, email FROM {Employee._meta.db_table}"
+                " WHERE id = ANY(%s)",
+                [list(employee_ids)],
+            )
+            employees = cursor.fetchall()
     else:
-        send_at = dict.fromkeys(employee_ids, round_.opens_at)
-    before = Invitation.objects.filter(round=round_, employee_id__in=employee_ids).count()
-    rows = []
-    for pk in employee_ids:
-        if pk not in send_at:
-            continue
-        nonce = secrets.token_hex(16)
-        rows.append(
-            Invitation(
-                round=round_,
-                employee_id=pk,
-                nonce=nonce,
-                token_hash=token_hash(invitation_token(nonce)),
-                send_at=send_at[pk],
+        employees = list(
+            Employee.objects.filter(pk__in=employee_ids).values_list(
+                "pk", "timezone", "name", "email"
             )
         )
-    Invitation.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-    return Invitation.objects.filter(round=round_, employee_id__in=employee_ids).count() - before
+    local_time = None
+    if round_.cadence is not None and not (send_now or round_.sends_immediately):
+        local_time = round_.cadence.local_time
+    people: dict[int, tuple[str, str]] = {}
+    send_at: dict[int, dt.datetime] = {}
+    for pk, tz, name, email in employees:
+        people[pk] = (name, email)
+        send_at[pk] = (
+            local_instant(round_.scheduled_for, local_time, tz)
+            if local_time is not None
+            else round_.opens_at
+        )
+    new = [pk for pk in employee_ids if pk in send_at]
+    nonces = [secrets.token_hex(16) for _ in new]
+    hashes = [token_hash(invitation_token(nonce)) for nonce in nonces]
+    if db_connection.vendor != "postgresql":
+        before = Invitation.objects.filter(round=round_, employee_id__in=new).count()
+        Invitation.objects.bulk_create(
+            [
+                Invitation(
+                    round=round_,
+                    employee_id=pk,
+                    nonce=n,
+                    token_hash=h,
+                    send_at=send_at[pk],
+                )
+                for pk, n, h in zip(new, nonces, hashes, strict=True)
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        return Invitation.objects.filter(round=round_, employee_id__in=new).count() - before, []
+    leased = [bool(lease) and send_at[pk] <= now for pk in new]
+    # One statement from arrays (no model instance per row); RETURNING lists only the rows it
+    # inserted, so it both counts the new ones and names the ones leased to this sender.
+    with _binding_cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Invitation._meta.db_table} (round_id, employee_id, nonce, token_hash,"
+            " send_at, claim_token, claimed_at, reminders_sent, responded) "
+            "SELECT %s, e, n, h, s, c, a, 0, false FROM unnest(%s::bigint[], %s::text[],"
+            " %s::text[], %s::timestamptz[], %s::text[], %s::timestamptz[])"
+            " AS u(e, n, h, s, c, a) ON CONFLICT (round_id, employee_id) DO NOTHING"
+            " RETURNING id, employee_id, claim_token",
+            [
+                round_.pk,
+                new,
+                nonces,
+                hashes,
+                [send_at[pk] for pk in new],
+                [lease if due else "" for due in leased],
+                [now if due else None for due in leased],
+            ],
+        )
+        inserted = cursor.fetchall()
+    nonce_of = dict(zip(new, nonces, strict=True))
+    recipients = [
+        _Recipient(pk, round_.pk, nonce_of[employee], *people[employee])
+        for pk, employee, claim in inserted
+        if lease and claim == lease
+    ]
+    return len(inserted), sorted(recipients, key=lambda r: r.pk)
+
+
+@contextmanager
+def _binding_cursor() -> Iterator[psycopg.Cursor]:
+    """PostgreSQL: a psycopg cursor on Django's connection (same transaction state) that sends
+    parameters apart from the SQL text. A list then travels as one array parameter dumped by
+    psycopg's C code, where Django's client-side cursor would quote every element into the SQL
+    (`IN (%s, ...)` or an array literal): for chunks of hundreds of ids, most of the cost."""
+    import psycopg
+
+    db_connection.ensure_connection()
+    with psycopg.Cursor(db_connection.connection) as cursor:
+        yield cursor
 
 
 def invite_chunk(*, round_id: int, employee_ids: Sequence[int], send_now: bool = False) -> int:
     """Create one chunk's invitations and send those already due. Returns emails sent.
-    Caller: the `invite_chunk` task. Safe to run twice and to crash mid-way."""
+    Caller: the `invite_chunk` task. Safe to run twice and to crash mid-way: the invitations
+    it creates are leased to it as they are created (see `_invitations_insert`), sent and
+    marked one by one; any others of the chunk that are due and unsent (a re-run after a
+    crash, once their lease expired) go through `invitations_send_due`."""
     round_ = Round.objects.select_related("cadence", "template").get(pk=round_id)
     if round_.status != Round.Status.OPEN:
         return 0
-    invitations_create(round_=round_, employee_ids=employee_ids, send_now=send_now)
-    return invitations_send_due(
+    token = secrets.token_hex(16)
+    created, leased = _invitations_insert(
+        round_=round_, employee_ids=employee_ids, send_now=send_now, lease=token
+    )
+    sent = 0
+    if leased:
+        with get_connection() as connection, _commits_without_waiting_for_disk(), _marker() as mark:
+            sent = _send_leased(leased, token=token, mailer=_Mailer(connection), mark=mark)
+    if created == len(employee_ids) == len(leased):
+        # Every invitation of the chunk was created, leased and sent just now: none is left.
+        return sent
+    return sent + invitations_send_due(
         invitations=Invitation.objects.filter(round=round_, employee_id__in=employee_ids)
     )
 
@@ -440,26 +540,84 @@ def invitations_send_due(
     sent = 0
     if not due_ids:
         return 0
-    with get_connection() as connection, _commits_without_waiting_for_disk():
+    with get_connection() as connection, _commits_without_waiting_for_disk(), _marker() as mark:
         mailer = _Mailer(connection)
         for start in range(0, len(due_ids), SEND_BATCH):
+            batch = due_ids[start : start + SEND_BATCH]
             token = secrets.token_hex(16)
             claimed_at = timezone.now()
             Invitation.objects.filter(
                 Q(claimed_at__isnull=True) | Q(claimed_at__lt=claimed_at - lease),
-                pk__in=due_ids[start : start + SEND_BATCH],
+                pk__in=batch,
                 sent_at__isnull=True,
             ).update(claim_token=token, claimed_at=claimed_at)
-            mark = (
-                f"UPDATE {Invitation._meta.db_table} SET sent_at = %s "
-                "WHERE id = %s AND claim_token = %s AND sent_at IS NULL"
-            )
-            with db_connection.cursor() as cursor:
-                for recipient in _recipients(Invitation.objects.filter(claim_token=token)):
-                    mailer.message(recipient, kind="invitation").send()
-                    cursor.execute(mark, [timezone.now(), recipient.pk, token])
-                    sent += 1
+            recipients = _recipients(Invitation.objects.filter(pk__in=batch, claim_token=token))
+            sent += _send_leased(recipients, token=token, mailer=mailer, mark=mark)
     return sent
+
+
+def _send_leased(
+    recipients: Iterable[_Recipient],
+    *,
+    token: str,
+    mailer: _Mailer,
+    mark: Callable[[int, str], None],
+) -> int:
+    """Send each leased invitation email, then mark it sent (one autocommitted statement, only
+    while `token` still holds its lease) before the next one goes out: a sender killed at any
+    point leaves at most the one email in flight sent but unmarked. Returns the number sent."""
+    sent = 0
+    for recipient in recipients:
+        mailer.message(recipient, kind="invitation").send()
+        mark(recipient.pk, token)
+        sent += 1
+    return sent
+
+
+_MARK_SENT = (
+    f"UPDATE {Invitation._meta.db_table} SET sent_at = %s "
+    "WHERE id = %s AND claim_token = %s AND sent_at IS NULL"
+)
+_MARK_SENT_STATEMENT = b"pulse_invitation_mark_sent"
+
+
+@contextmanager
+def _marker() -> Iterator[Callable[[int, str], None]]:
+    """`mark(pk, token)`: the one statement that records an invitation email as sent, committed
+    on its own (autocommit) before the next email goes out, and only while `token` still holds
+    the invitation's lease.
+
+    On PostgreSQL it is a named prepared statement run through libpq directly
+    (`PGconn.exec_prepared`, blocking until the server has answered, like any query): parsed
+    and planned once per database connection, and no SQL text, cursor or adaptation per email,
+    because at tens of thousands of emails the per-statement overhead is the fan-out's cost."""
+    if db_connection.vendor != "postgresql":
+        with db_connection.cursor() as cursor:
+            yield lambda pk, token: cursor.execute(_MARK_SENT, [timezone.now(), pk, token])
+        return
+    from django.db import DatabaseError
+    from psycopg import pq
+
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_prepared_statements WHERE name = %s",
+            [_MARK_SENT_STATEMENT.decode()],
+        )
+        prepared = cursor.fetchone() is not None
+    pgconn = db_connection.connection.pgconn
+    if not prepared:
+        sql = _MARK_SENT.replace("%s", "$1", 1).replace("%s", "$2", 1).replace("%s", "$3", 1)
+        result = pgconn.prepare(_MARK_SENT_STATEMENT, sql.encode())
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise DatabaseError(result.get_error_message())
+
+    def mark(pk: int, token: str) -> None:
+        params = [timezone.now().isoformat().encode(), str(pk).encode(), token.encode()]
+        result = pgconn.exec_prepared(_MARK_SENT_STATEMENT, params)
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            raise DatabaseError(result.get_error_message())
+
+    yield mark
 
 
 def invitations_send_all_due(*, now: dt.datetime | None = None) -> int:

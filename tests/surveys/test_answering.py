@@ -113,6 +113,32 @@ def test_closed_and_unknown_links_get_a_clear_page(opened) -> None:
     assert not Response.objects.exists()
 
 
+def test_a_round_closed_after_the_link_was_resolved_stores_nothing(opened) -> None:
+    """The page was shown while the round was open; it closes before the submit is stored:
+    the store's own check (the share-locked round) refuses it, and nothing is claimed."""
+    from surveys.services.responses import (
+        LinkState,
+        SubmitOutcome,
+        invitation_resolve,
+        response_submit,
+    )
+
+    token = opened["api1@acme.test"].rsplit("/", 1)[1]
+    link = invitation_resolve(token=token)
+    assert link.state is LinkState.OPEN
+    round_ = Round.objects.get()
+    answers = {
+        q.pk: ANCHORS[q.response_kind][0][0]
+        for q in round_.questions.exclude(response_kind="free_text")
+    }
+    round_close(round_id=round_.pk)
+    outcome = response_submit(token=token, answers=answers, comments=["late"], link=link)
+    assert outcome is SubmitOutcome.CLOSED
+    assert not Response.objects.exists() and not Answer.objects.exists()
+    assert not Comment.objects.exists()
+    assert not Invitation.objects.get(employee__email="api1@acme.test").responded
+
+
 def test_answering_pages_are_not_cached(opened) -> None:
     response = Client().get(opened["api1@acme.test"])
     assert response["Cache-Control"] == "no-store, private"
