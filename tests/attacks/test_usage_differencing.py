@@ -508,3 +508,28 @@ def test_on_random_organisations_no_derivable_set_breaks_the_rule(data: st.DataO
         if parent[team] is None:
             own = cells[team][0]
             assert (reason == "") == (decide(own.total, own.contributors, own.max_single) == "")
+
+
+@pytest.mark.django_db
+def test_atoms_are_cut_at_every_month_and_cadence_rounds_periods() -> None:
+    roster({"a0": "Org/A"})
+    closed = cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 24))  # May 4-24
+    still_open = cadence_round("Other pulse", dt.date(2026, 6, 8), dt.date(2026, 6, 12))
+    Round.objects.filter(pk=still_open.pk).update(status=Round.Status.OPEN, closed_at=None)
+    assert gate.usage_atoms(dt.date(2026, 4, 20), dt.date(2026, 6, 30)) == [
+        # The closed round's previous period (April 13 - May 3) and period (May 4-24); the
+        # open round's period (May 25 - June 12: it exists, so it is cut already) and the
+        # period before it (May 6-24).
+        (dt.date(2026, 4, 20), dt.date(2026, 4, 30)),
+        (dt.date(2026, 5, 1), dt.date(2026, 5, 3)),
+        (dt.date(2026, 5, 4), dt.date(2026, 5, 5)),
+        (dt.date(2026, 5, 6), dt.date(2026, 5, 24)),
+        (dt.date(2026, 5, 25), dt.date(2026, 5, 31)),
+        (dt.date(2026, 6, 1), dt.date(2026, 6, 12)),
+        (dt.date(2026, 6, 13), dt.date(2026, 6, 30)),
+    ]
+    # A one-off round (no cadence) is not assessed by the hotspots: it cuts nothing.
+    Round.objects.filter(pk=closed.pk).update(cadence=None)
+    assert (dt.date(2026, 5, 1), dt.date(2026, 5, 5)) in gate.usage_atoms(
+        dt.date(2026, 4, 20), dt.date(2026, 6, 30)
+    )
