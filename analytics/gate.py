@@ -21,18 +21,29 @@ family (one source's metric over one period, every level) is decided together
 nearest shown ancestor once it is subtracted still passes the rule, so every set of people an
 attacker can work out by adding and subtracting the figures of a family has >= k contributors
 and nobody above 85%. A figure summed over sources is shown only when each source's figure
-for that team is, so it reveals nothing the per-source figures do not. Across days, the figures
-that leave on request (the API) are over whole calendar months that have ended
-(`usage_release_for_months`): a range of months is shown only when each of its months is, so
-every such figure is a sum of audited monthly figures, and no difference of two ranges
-isolates a day or a week. (Hotspots use their round's period, computed once when the round
-closes; a difference between a round's period and the months around it is not audited.)
+for that team is, so it reveals nothing the per-source figures do not.
+
+Across days: the figures that leave on request (the API) are over whole calendar months that
+have ended (`usage_release_for_months`: a range of months only when each of its months is
+shown); the hotspots read each cadence round's usage period and the period just before it
+(`usage_round_period`, `usage_previous_period`). A month minus a round's period, or one round's
+period minus an overlapping one's, would give a team's usage over a few days. So periods are
+not audited one by one: the timeline is cut into atoms at every boundary of those periods
+(`usage_atoms`), each atom is audited as a family, and a team's figure over any period is shown
+only when it is shown in every atom of the period (`usage_family_decisions`). Every figure is
+then a sum of (atom, residual) pieces that each pass, and so is every difference of figures
+(the argument: `analytics.usage_disclosure`). Known limit: atoms are derived from the rounds
+that exist when a figure is asked for. A round created later may cut a month or an earlier
+round's period that was already released; the figures released before were audited over
+the coarser atoms, and their differences with figures over the new period are not.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
+import itertools
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -40,7 +51,7 @@ from django.db.models import Count, Max, Q, Sum
 
 from analytics.models import Publication, TeamDayUsage
 from analytics.usage_disclosure import DayCell, TeamNode, audit_family
-from surveys.models import Team
+from surveys.models import Round, Team
 
 USAGE_DOMINANCE_LIMIT = 0.85
 
@@ -95,13 +106,55 @@ def _decide(total: float, lower: int | None, upper: float | None) -> str:
     )
 
 
+USAGE_RECALL_DAYS = 14
+"""Days of usage before a round opens that its answers recall ("over the last two weeks")."""
+
+
+def usage_round_period(round_: Round) -> tuple[dt.date, dt.date]:
+    """The UTC days whose usage the hotspots join with `round_`'s answers: from
+    `USAGE_RECALL_DAYS` before it opened to the day it closed (or is due to close)."""
+    closed = min(round_.closed_at or round_.closes_at, round_.closes_at)
+    start = round_.opens_at.astimezone(dt.UTC).date() - dt.timedelta(days=USAGE_RECALL_DAYS)
+    return start, max(start, closed.astimezone(dt.UTC).date())
+
+
+def usage_previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of the same length just before `start`..`end` (the hotspots' change)."""
+    length = (end - start).days + 1
+    return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
+
+
+def usage_atoms(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """`start`..`end` cut into atoms (module docstring): the maximal day ranges that no period
+    of the period family splits. The family: every calendar month, and for every round of a
+    cadence (open or closed: its boundaries are cut as soon as it exists) its usage period and
+    the period just before it (`usage_round_period`, `usage_previous_period`). Read from the
+    database on each call, so nothing is persisted; a cut that is not released by anyone
+    only makes the atoms finer (more hiding, never less)."""
+    cuts = {start, end + dt.timedelta(days=1)}
+    month = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    while month <= end:
+        cuts.add(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    rounds = Round.objects.filter(cadence__isnull=False).only("opens_at", "closes_at", "closed_at")
+    for round_ in rounds.order_by():
+        first, last = usage_round_period(round_)
+        before, _ = usage_previous_period(first, last)
+        cuts.update((before, first, last + dt.timedelta(days=1)))
+    bounds = sorted(c for c in cuts if start <= c <= end + dt.timedelta(days=1))
+    return [(a, b - dt.timedelta(days=1)) for a, b in itertools.pairwise(bounds)]
+
+
 def usage_family_decisions(
     *, start: dt.date, end: dt.date, pairs: set[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[int, str]]:
     """For each (source, metric) in `pairs`, every team's decision over `start`..`end` ('' shown,
-    else the reason), with every team of the organisation decided together so that no
-    difference of shown figures singles out fewer than k people or a dominant one (module
-    docstring). Reads the stored daily cells of those pairs for the whole organisation."""
+    else the reason): shown only when the team is shown in each atom of the period in which it
+    has usage (`usage_atoms`), each atom audited with every team of the organisation together
+    (`audit_family`), so that no difference of shown figures - between teams, between sources,
+    or between periods of the period family - singles out fewer than k people or a dominant
+    one (module docstring). One query for the stored daily cells of those pairs over the
+    period, for the whole organisation."""
     if not pairs:
         return {}
     which = Q()
@@ -121,21 +174,33 @@ def usage_family_decisions(
         )
         .order_by()
     )
-    families: dict[tuple[str, str], dict[int, dict[int, DayCell]]] = {p: {} for p in pairs}
+    atoms = usage_atoms(start, end)
+    firsts = [a.toordinal() for a, _ in atoms]
+    # (source, metric) -> atom -> team -> day -> cell
+    families: dict[tuple[str, str], list[dict[int, dict[int, DayCell]]]] = {
+        p: [{} for _ in atoms] for p in pairs
+    }
     for source, metric, team_id, day, total, people, top, direct in rows.iterator(2000):
-        families[(source, metric)].setdefault(team_id, {})[day.toordinal()] = DayCell(
+        ordinal = day.toordinal()
+        atom = bisect.bisect_right(firsts, ordinal) - 1
+        families[(source, metric)][atom].setdefault(team_id, {})[ordinal] = DayCell(
             total, people, top, direct
         )
     teams = [
         TeamNode(pk, parent, depth)
         for pk, parent, depth in Team.objects.values_list("id", "parent_id", "depth")
     ]
-    return {
-        pair: audit_family(
-            teams=teams, cells=cells, decide=_decide, protects_reason=USAGE_HIDDEN_PROTECTS
-        )
-        for pair, cells in families.items()
-    }
+    out: dict[tuple[str, str], dict[int, str]] = {}
+    for pair, per_atom in families.items():
+        decided: dict[int, str] = {}
+        for cells in per_atom:
+            for team_id, reason in audit_family(
+                teams=teams, cells=cells, decide=_decide, protects_reason=USAGE_HIDDEN_PROTECTS
+            ).items():
+                if not decided.get(team_id):  # the first atom that hides it gives the reason
+                    decided[team_id] = reason
+        out[pair] = decided
+    return out
 
 
 def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
@@ -155,9 +220,10 @@ def usage_release_for_months(
 ) -> list[UsageFigure]:
     """`team`'s usage over whole calendar months (UTC days), `first_month`..`last_month` (any
     day of each), for the figures that leave on request (the API). Each month is its own
-    family (`usage_release_for_team`); a (source, metric) over the range is shown only when
-    its figure is shown in every month the team used it, and is then the sum of those monthly
-    figures. So whatever ranges are asked for, every figure is a sum of audited monthly ones:
+    family (`usage_release_for_team`, itself audited atom by atom: a month minus a round's
+    period isolates nobody); a (source, metric) over the range is shown only when its figure
+    is shown in every month the team used it, and is then the sum of those monthly figures.
+    So whatever ranges are asked for, every figure is a sum of audited monthly ones:
     differences between ranges give months, never days. The caller refuses months that have
     not ended (a month still being imported would move day by day)."""
     months = []
@@ -200,11 +266,10 @@ def usage_release_for_team(
 ) -> list[UsageFigure]:
     """Every (source, metric) with usage for `team` (its whole subtree) between `start` and
     `end` (UTC days, inclusive), each released or hidden with its reason, decided with every
-    other team's figure of the same source, metric and period (`usage_family_decisions`), so
-    that parent-minus-children differences isolate nobody. Periods are free (up to a year,
-    the API's limit): each is audited as a family of its own, and a difference between two
-    periods of one team is bounded only by each period's own check. The caller has already
-    checked that the user may see `team` (`teams_visible_to`)."""
+    other team's figure of the same source, metric and period, atom by atom
+    (`usage_family_decisions`), so that neither parent-minus-children differences nor
+    differences with the figures over other periods of the period family isolate anyone. The
+    caller has already checked that the user may see `team` (`teams_visible_to`)."""
     rows = TeamDayUsage.objects.filter(team=team, day__gte=start, day__lte=end)
     if source:
         rows = rows.filter(source=source)
@@ -633,8 +698,9 @@ def usage_release_period(
     for each source, summed over sources, released or hidden by rule 11 with the same bounds as
     `usage_release_for_team` (taken over every source-day: distinct people >= the largest daily
     count; one person's total <= the sum of daily maxima), and shown only when each source's
-    figure for the team is shown in its family (`usage_family_decisions`: no parent-minus-
-    children difference isolates anyone). A team with no usage has no entry.
+    figure for the team is shown in its family, atom by atom (`usage_family_decisions`: no
+    parent-minus-children difference, nor one with a month or another round's period,
+    isolates anyone). A team with no usage has no entry.
     One aggregate query for the whole organisation (per team and day, then per team); for
     server-side computation acting for HR."""
     from django.db import connection

@@ -10,7 +10,9 @@ The join, per closed round of a cadence and per team at every level:
 - Survey side: the whole-group cells of the round's publication, read through
   `gate.release_team_surveys` (shown cells only: a hidden, banded or empty construct is absent;
   a team whose respondents count is hidden has no survey side).
-- Usage side: `gate.usage_release_period` (rule 11: >= k contributors, nobody above 85%).
+- Usage side: `gate.usage_release_period` (rule 11: >= k contributors, nobody above 85%,
+  audited atom by atom with the calendar months and the other rounds' periods, so that no
+  difference between them isolates a few days: `gate.usage_atoms`).
   The period is the UTC days from 14 days before the round opened to the day it closed: the
   union of the two-week recall windows ("over the last two weeks") of everyone who could
   answer. Intensity is the measure's units per contributing person per day (total / active
@@ -76,7 +78,7 @@ from analytics.models import (
 )
 from surveys.models import Employee, Question, Role, Round, SurveyTemplate, Team, Wave
 
-RECALL_DAYS: Final = 14
+RECALL_DAYS: Final = gate.USAGE_RECALL_DAYS
 FOLLOW_UP_TEMPLATE: Final = "Hotspot follow-up pulse"
 FOLLOW_UP_SCALES: Final = ("WHO5", "AUP", "PAU", "AWI")
 """WHO-5 (5 items) + AI usage pressure (3) + performative use (2) + work intensification (2):
@@ -117,15 +119,9 @@ INTENSITY_MEASURES: Final = (
 
 
 def round_usage_period(round_: Round) -> tuple[dt.date, dt.date]:
-    """The UTC days whose usage is joined with `round_`'s answers (module docstring)."""
-    closed = min(round_.closed_at or round_.closes_at, round_.closes_at)
-    start = round_.opens_at.astimezone(dt.UTC).date() - dt.timedelta(days=RECALL_DAYS)
-    return start, max(start, closed.astimezone(dt.UTC).date())
-
-
-def _previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
-    length = (end - start).days + 1
-    return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
+    """The UTC days whose usage is joined with `round_`'s answers (module docstring). Defined in
+    the gate, which cuts its atoms at these periods' boundaries (`gate.usage_atoms`)."""
+    return gate.usage_round_period(round_)
 
 
 def _measure_for(start: dt.date, end: dt.date) -> tuple[IntensityMeasure | None, dict[str, str]]:
@@ -203,7 +199,7 @@ def round_inputs(*, publication: Publication, k: int | None = None) -> RoundInpu
     start, end = round_usage_period(round_)
     measure, metric_by_source = _measure_for(start, end)
     now = gate.usage_release_period(start=start, end=end, metric_by_source=metric_by_source)
-    before_start, before_end = _previous_period(start, end)
+    before_start, before_end = gate.usage_previous_period(start, end)
     before = gate.usage_release_period(
         start=before_start, end=before_end, metric_by_source=metric_by_source
     )

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from analytics import gate
 from analytics.gate import (
     USAGE_HIDDEN_DOMINANT,
     USAGE_HIDDEN_NO_BREAKDOWN,
@@ -180,7 +181,9 @@ def test_the_api_serves_whole_months_that_have_ended_only(big_org) -> None:
     assert client.get(url, {"start": "2025-02-01", "end": "2026-01-31"}).status_code == 200
 
 
-def test_a_range_of_months_minus_one_of_them_does_not_give_a_hidden_month(big_org) -> None:
+def test_a_range_of_months_minus_one_of_them_does_not_give_a_hidden_month(
+    big_org, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Five people in May, one (a0) in June. May-June passes on its own (five people on a day,
     nobody above 85%), and so does May: their difference would be a0's June usage. The range
     is shown only when each of its months is."""
@@ -200,7 +203,14 @@ def test_a_range_of_months_minus_one_of_them_does_not_give_a_hidden_month(big_or
     both = lines("2026-05-01", "2026-06-30")
     assert (both["shown"], both["value"]) == (False, None)
     assert "77" not in str(both) and "577" not in str(both)
-    # The gate's own check of the two-month period alone would have shown it.
+    # The gate hides the two-month period even when asked for directly: it is audited month by
+    # month (its atoms), and June fails.
+    [free] = usage_release_for_team(
+        team=big_org["Org/A"], start=dt.date(2026, 5, 1), end=dt.date(2026, 6, 30), metric="lines"
+    )
+    assert free.value is None
+    # Audited as one period, it would have passed: the month-by-month audit is what hides it.
+    monkeypatch.setattr(gate, "usage_atoms", lambda start, end: [(start, end)])
     [free] = usage_release_for_team(
         team=big_org["Org/A"], start=dt.date(2026, 5, 1), end=dt.date(2026, 6, 30), metric="lines"
     )

@@ -20,17 +20,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics import gate
 from analytics.attacker import in_row_space
 from analytics.gate import (
     USAGE_HIDDEN_PROTECTS,
+    usage_previous_period,
+    usage_release_for_months,
     usage_release_for_team,
     usage_release_period,
 )
 from analytics.models import TeamDayUsage
 from analytics.services import usage_files_from_bytes, usage_import
 from analytics.usage_disclosure import DayCell, TeamNode, audit_family
-from surveys.models import Employee, Team
+from surveys.models import Employee, Round, SurveyTemplate, Team
 from surveys.services import roster_import
+from surveys.services.config import cadence_save
 
 K = 5
 D1 = dt.date(2026, 5, 4)
@@ -242,6 +246,204 @@ def test_a_sum_over_tools_is_not_shown_when_one_tools_figure_is_hidden() -> None
     assert alone[teams["Org/A"].pk].shown
 
 
+# --- Across periods: a calendar month (API) against rounds' periods (hotspots) -----------------
+
+MAY = dt.date(2026, 5, 1)
+MONTHS = (dt.date(2026, 4, 1), MAY, dt.date(2026, 6, 1))
+
+
+def cadence_round(name: str, opens: dt.date, closes: dt.date) -> Round:
+    """A closed round of a cadence of its own, open from `opens` to `closes` (UTC noon)."""
+    template = SurveyTemplate.objects.get(name="AI pressure & well-being pulse")
+    cadence = cadence_save(
+        name=name, template=template, audience=list(Team.objects.filter(depth=0)), start_date=opens
+    )
+    noon = dt.time(12, tzinfo=dt.UTC)
+    return Round.objects.create(
+        cadence=cadence,
+        template=template,
+        name=name,
+        scheduled_for=opens,
+        opens_at=dt.datetime.combine(opens, noon),
+        closes_at=dt.datetime.combine(closes, noon),
+        closed_at=dt.datetime.combine(closes, noon),
+        status=Round.Status.CLOSED,
+    )
+
+
+def days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def released_over_periods(
+    rounds: list[Round], people: list[str], rows: list[tuple[str, str, dt.date, float]]
+) -> tuple[list[tuple[np.ndarray, float]], dict[str, float], list[str], dict[tuple, bool]]:
+    """Everything released about the usage, as the attacker sees it: for every team, each
+    month of `MONTHS` (the API: `usage_release_for_months`) and each round's usage period and
+    the period just before it (the hotspots: `usage_release_period`). The unknowns are one
+    value per (person, piece of the timeline that no released period splits); returns the
+    released rows over them, the true values, their labels and which figure was shown."""
+    periods = [gate.month_bounds(m) for m in MONTHS]
+    for round_ in rounds:
+        period = gate.usage_round_period(round_)
+        periods += [period, usage_previous_period(*period)]
+    cuts = sorted({a for a, _ in periods} | {b + dt.timedelta(days=1) for _, b in periods})
+    pieces = list(itertools.pairwise(cuts))
+    labels = [f"{p}@{a}" for p in people for a, _ in pieces]
+    truth: dict[str, float] = {}
+    for person, _tool, day, value in rows:
+        [piece] = [a for a, b in pieces if a <= day < b]
+        truth[f"{person}@{piece}"] = truth.get(f"{person}@{piece}", 0.0) + value
+    released, shown = [], {}
+    for team in Team.objects.all():
+        inside = members(team, people)
+        for start, end in periods:
+            if start.day == 1 and gate.month_bounds(start)[1] == end:
+                figures = usage_release_for_months(
+                    team=team, first_month=start, last_month=start, metric="tokens"
+                )
+                value = figures[0].value if figures and figures[0].shown else None
+            else:
+                figure = usage_release_period(
+                    start=start, end=end, metric_by_source={"copilot": "tokens"}
+                ).get(team.pk)
+                value = figure.total if figure is not None and figure.shown else None
+            shown[(team.path, start, end)] = value is not None
+            if value is None:
+                continue
+            row = [
+                float(inside[i] and start <= a and b - dt.timedelta(days=1) <= end)
+                for i in range(len(people))
+                for a, b in pieces
+            ]
+            released.append((np.array(row), value))
+    # The attacker is also told which (person, piece) values are zero (a stronger attacker, and
+    # fewer unknowns to enumerate).
+    used = [j for j, label in enumerate(labels) if truth.get(label)]
+    return (
+        [(row[used], value) for row, value in released],
+        truth,
+        [labels[j] for j in used],
+        shown,
+    )
+
+
+def month_minus_round_world() -> tuple[list[Round], list[str], list[tuple]]:
+    """Org/A: five people use copilot every day of a round's period (May 4-24: it opens May 18,
+    14 days of recall); on May 25-31 only a0 does. May (five people, a0's share 25%) and the
+    round's period (five people) each pass on their own; May minus the period is a0 alone."""
+    people = [f"a{i}" for i in range(5)]
+    roster({p: "Org/A" for p in people})
+    rows = [
+        (p, "copilot", d, 10.0)
+        for d in days(dt.date(2026, 5, 4), dt.date(2026, 5, 24))
+        for p in people
+    ]
+    rows += [("a0", "copilot", d, 10.0) for d in days(dt.date(2026, 5, 25), dt.date(2026, 5, 31))]
+    load(rows)
+    round_ = cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 24))
+    assert gate.usage_round_period(round_) == (dt.date(2026, 5, 4), dt.date(2026, 5, 24))
+    return [round_], people, rows
+
+
+@pytest.mark.django_db
+def test_a_month_minus_a_rounds_period_does_not_single_out_the_days_left() -> None:
+    rounds, people, rows = month_minus_round_world()
+    released, truth, labels, shown = released_over_periods(rounds, people, rows)
+    assert assert_nothing_singled_out(released, truth, labels) >= 1
+    may = gate.month_bounds(MAY)
+    # The round's period is released to the hotspots; May, which would give away a0's last
+    # week, is not.
+    assert shown[("Org/A", dt.date(2026, 5, 4), dt.date(2026, 5, 24))]
+    assert not shown[("Org/A", *may)]
+    assert not shown[("Org", *may)]
+    [figure] = usage_release_for_months(
+        team=Team.objects.get(path="Org/A"), first_month=MAY, last_month=MAY, metric="tokens"
+    )
+    assert figure.value is None and "fewer than" in figure.hidden_reason
+
+
+@pytest.mark.django_db
+def test_without_the_atoms_the_month_minus_round_attack_succeeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The attack above has teeth: auditing each period on its own (as before the atoms)
+    releases both figures, and the attacker singles a0 out."""
+    monkeypatch.setattr(gate, "usage_atoms", lambda start, end: [(start, end)])
+    rounds, people, rows = month_minus_round_world()
+    released, truth, labels, shown = released_over_periods(rounds, people, rows)
+    assert shown[("Org/A", *gate.month_bounds(MAY))]
+    with pytest.raises(AssertionError, match="singled out"):
+        assert_nothing_singled_out(released, truth, labels)
+
+
+@pytest.mark.django_db
+def test_overlapping_rounds_periods_do_not_single_out_their_difference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two cadences' rounds open on May 18: one closes on May 20 (period May 4-20), the other
+    # on May 24 (May 4-24). On May 21-24 only a0 and a1 use copilot, a0 nearly all of it.
+    people = [f"a{i}" for i in range(5)]
+    roster({p: "Org/A" for p in people})
+    rows = [
+        (p, "copilot", d, 10.0)
+        for d in days(dt.date(2026, 5, 4), dt.date(2026, 5, 20))
+        for p in people
+    ]
+    rows += [("a0", "copilot", d, 50.0) for d in days(dt.date(2026, 5, 21), dt.date(2026, 5, 24))]
+    rows += [("a1", "copilot", d, 1.0) for d in days(dt.date(2026, 5, 21), dt.date(2026, 5, 24))]
+    rows += [
+        (p, "copilot", d, 10.0)
+        for d in days(dt.date(2026, 5, 25), dt.date(2026, 5, 31))
+        for p in people
+    ]
+    load(rows)
+    short = cadence_round("Short pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 20))
+    long = cadence_round("Long pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 24))
+    released, truth, labels, shown = released_over_periods([short, long], people, rows)
+    assert assert_nothing_singled_out(released, truth, labels) >= 1
+    assert shown[("Org/A", dt.date(2026, 5, 4), dt.date(2026, 5, 20))]
+    assert not shown[("Org/A", dt.date(2026, 5, 4), dt.date(2026, 5, 24))]
+
+    # Asked for directly, the long period is hidden too (its atoms); the short one is shown.
+    for start, end in (
+        (dt.date(2026, 5, 4), dt.date(2026, 5, 20)),
+        (dt.date(2026, 5, 4), dt.date(2026, 5, 24)),
+    ):
+        [alone] = usage_release_for_team(
+            team=Team.objects.get(path="Org/A"), start=start, end=end, metric="tokens"
+        )
+        assert alone.shown == (end.day == 20)
+    # Without the atoms (each period audited on its own) the long one would be released.
+    monkeypatch.setattr(gate, "usage_atoms", lambda start, end: [(start, end)])
+    assert usage_release_period(
+        start=dt.date(2026, 5, 4),
+        end=dt.date(2026, 5, 24),
+        metric_by_source={"copilot": "tokens"},
+    )[Team.objects.get(path="Org/A").pk].shown
+
+
+@pytest.mark.django_db
+def test_a_safe_organisation_keeps_its_months_and_round_periods() -> None:
+    # Two teams of six, everyone using copilot every day of April-June: every month and every
+    # round's period (and the one before it) is shown for every team.
+    people = [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)]
+    roster({p: f"Org/{p[0].upper()}" for p in people})
+    rows = [
+        (p, "copilot", d, 10.0 + i)
+        for d in days(dt.date(2026, 4, 1), dt.date(2026, 6, 30))
+        for i, p in enumerate(people)
+    ]
+    load(rows)
+    rounds = [
+        cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 22)),
+        cadence_round("Other pulse", dt.date(2026, 5, 27), dt.date(2026, 6, 3)),
+    ]
+    *_, shown = released_over_periods(rounds, people, rows)
+    assert all(shown.values()), [key for key, ok in shown.items() if not ok]
+    assert len(shown) == 3 * (len(MONTHS) + 2 * len(rounds))
+
+
 # --- The audit itself on random organisations (pure: no database) ------------------------------
 
 
@@ -306,3 +508,28 @@ def test_on_random_organisations_no_derivable_set_breaks_the_rule(data: st.DataO
         if parent[team] is None:
             own = cells[team][0]
             assert (reason == "") == (decide(own.total, own.contributors, own.max_single) == "")
+
+
+@pytest.mark.django_db
+def test_atoms_are_cut_at_every_month_and_cadence_rounds_periods() -> None:
+    roster({"a0": "Org/A"})
+    closed = cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 24))  # May 4-24
+    still_open = cadence_round("Other pulse", dt.date(2026, 6, 8), dt.date(2026, 6, 12))
+    Round.objects.filter(pk=still_open.pk).update(status=Round.Status.OPEN, closed_at=None)
+    assert gate.usage_atoms(dt.date(2026, 4, 20), dt.date(2026, 6, 30)) == [
+        # The closed round's previous period (April 13 - May 3) and period (May 4-24); the
+        # open round's period (May 25 - June 12: it exists, so it is cut already) and the
+        # period before it (May 6-24).
+        (dt.date(2026, 4, 20), dt.date(2026, 4, 30)),
+        (dt.date(2026, 5, 1), dt.date(2026, 5, 3)),
+        (dt.date(2026, 5, 4), dt.date(2026, 5, 5)),
+        (dt.date(2026, 5, 6), dt.date(2026, 5, 24)),
+        (dt.date(2026, 5, 25), dt.date(2026, 5, 31)),
+        (dt.date(2026, 6, 1), dt.date(2026, 6, 12)),
+        (dt.date(2026, 6, 13), dt.date(2026, 6, 30)),
+    ]
+    # A one-off round (no cadence) is not assessed by the hotspots: it cuts nothing.
+    Round.objects.filter(pk=closed.pk).update(cadence=None)
+    assert (dt.date(2026, 5, 1), dt.date(2026, 5, 5)) in gate.usage_atoms(
+        dt.date(2026, 4, 20), dt.date(2026, 6, 30)
+    )
