@@ -44,6 +44,7 @@ def snapshot() -> list[tuple]:
             "total",
             "contributors",
             "max_single",
+            "direct_max_single",
         )
     )
 
