@@ -9,10 +9,12 @@
 3. for every measure (respondents, each scored scale, the AI Pressure Index, each item, the
    recommendation score) audits the cells over the respondents who have a value for it
    (`suppress_cells`: primary k, secondary suppression by linear algebra, insider margin),
-   with every homogeneous cell (rule 6: on the answer, and on the indicator behind a published
-   top-2 or risk-band percentage) banded and protected like a hidden cell; item distributions
-   get their own audit at k = 8 (shown only where the item is) and the recommendation score
-   at k = 20; audits are shared between measures with the same respondents;
+   with every homogeneous cell (rule 6 on the answer) banded and protected like a hidden cell,
+   and the recommendation score at k = 20; audits are shared between measures with the same
+   respondents. Top-2 and risk-band percentages and item distributions (counts of category
+   indicators) are published on team cells only, chosen by `analytics.derived.nested_release`
+   so that every set they derive is >= k (>= 8 for distributions) and not homogeneous (rule 6
+   on derived sets); a team cell that is itself homogeneous gets a band for its percentage;
 4. homes comments (rule 9) and redacts them;
 5. writes the publication and all its cells in one transaction, replacing any earlier one.
 
@@ -33,6 +35,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.derived import REASON_DERIVED, REASON_TEAMS_ONLY, nested_release
 from analytics.disclosure import (
     REASON_UNANIMITY,
     Layout,
@@ -383,19 +386,41 @@ def publication_compute(*, round_id: int) -> Publication:
     audit_counts: Counter[str] = Counter()
 
     auditor = _Auditor(attrs)
+    leaf_of = [path for path, _, _ in attrs]
     for measure in measures:
         who = sorted(measure.values)
         minimum = scoring.RECOMMENDATION_MIN_GROUP if measure.kind == "recommendation" else k
         checks = _homogeneity(measure)
         # The score and the percentage are audited apart: a team where nearly everyone is in
         # the risk band keeps its exact mean (which does not reveal who) and gets a band for
-        # the percentage (which would); each audit protects its own withheld cells.
+        # the percentage (which would).
         decisions = auditor.audit(who, k=minimum, homogeneity_of=checks[:1])
-        percentages = (
-            auditor.audit(who, k=minimum, homogeneity_of=checks[1:]) if len(checks) > 1 else {}
+        # Percentages and distributions are counts of category indicators: they are published
+        # on team cells only, where `nested_release` makes every derived set (a team minus its
+        # published sub-teams) large and mixed; see analytics.derived. A distribution implies
+        # the top-2 count, so it is shown only where the top-2 share is.
+        shown_teams = {key[0] for key, d in decisions.items() if key[1] == "all" and d[0]}
+        shares = (
+            nested_release(
+                leaf_of=leaf_of,
+                who=who,
+                candidates=shown_teams,
+                categorisations=[checks[1][0]],
+                minimum=minimum,
+            )
+            if len(checks) > 1
+            else {}
         )
         distributions = (
-            auditor.audit(who, k=DISTRIBUTION_MIN_GROUP) if measure.kind == "item" else {}
+            nested_release(
+                leaf_of=leaf_of,
+                who=who,
+                candidates={path for path, why in shares.items() if why is None},
+                categorisations=[measure.categories],
+                minimum=max(DISTRIBUTION_MIN_GROUP, minimum),
+            )
+            if measure.kind == "item"
+            else {}
         )
         for key, (shown, reason, n, band, people) in decisions.items():
             if not shown and reason == "below_k" and measure.kind == "recommendation":
@@ -405,19 +430,31 @@ def publication_compute(*, round_id: int) -> Publication:
                 entry["n"] = n
                 entry.update(_figures_for(measure, people))
                 percent_key = "top2" if measure.kind == "item" else "risk_share"
-                if key in percentages and entry.get(percent_key) is not None:
-                    percent_shown, percent_reason, _, percent_band, _ = percentages[key]
-                    if not percent_shown:
+                if len(checks) > 1 and entry.get(percent_key) is not None:
+                    why = shares.get(key[0]) if key[1] == "all" else REASON_TEAMS_ONLY
+                    if why is not None:
                         entry[percent_key] = None
-                        entry[f"{percent_key}_reason"] = percent_reason
-                        if percent_band:
-                            entry[f"{percent_key}_band"] = percent_band
+                        entry[f"{percent_key}_reason"] = why
+                        if key[1] == "all":
+                            categories, name = checks[1]
+                            counter = Counter(categories[i] for i in people)
+                            verdict = homogeneity_verdict(list(counter.values()), k=minimum)
+                            if verdict.status != "exact":
+                                entry[f"{percent_key}_reason"] = REASON_UNANIMITY
+                                if verdict.band:
+                                    dominant = counter.most_common(1)[0][0]
+                                    entry[f"{percent_key}_band"] = (
+                                        f"{verdict.band} {name(dominant)}"
+                                    )
                 if measure.kind == "item":
-                    dist = distributions.get(key)
-                    if dist and dist[0]:
+                    if key[1] == "all" and distributions.get(key[0], REASON_DERIVED) is None:
                         entry["distribution"] = _distribution(measure, people)
-                    else:
+                    elif key[1] != "all":
+                        entry["distribution_reason"] = REASON_TEAMS_ONLY
+                    elif n < DISTRIBUTION_MIN_GROUP:
                         entry["distribution_reason"] = REASON_DISTRIBUTION
+                    else:
+                        entry["distribution_reason"] = REASON_DERIVED
             elif reason == REASON_UNANIMITY and band:
                 entry["band"] = band
             audit_counts[reason or "shown"] += 1
