@@ -151,14 +151,6 @@ def nested_release(
     return verdicts
 
 
-__all__ = [
-    "REASON_DERIVED",
-    "REASON_TEAMS_ONLY",
-    "atom_passes",
-    "nested_release",
-]
-
-
 # --- The mean's span: small derived sets (rule 5) and derived sets at a bound (rule 6) ---------
 
 PRIME = (1 << 61) - 1
@@ -369,61 +361,92 @@ def _disjoint_unions(
     return sorted(out, key=sorted)
 
 
-def span_release(
+def small_set_release(
     *,
     group_weights: Sequence[int],
     cells: Sequence[frozenset[int]],
     shown: Sequence[bool],
     importance: Sequence[Hashable],
     k: int,
-    at_upper: Collection[int] = (),
-    at_lower: Collection[int] = (),
 ) -> dict[int, str]:
-    """The shown cells of a mean's publication to withdraw so that (1) no 0/1 set of groups in
-    the span of the shown cells holds 1..k-1 respondents (rule 5: exhaustive, see
-    `small_derived_sets`), and (2) no vector of the span is non-zero, >= 0 only on groups whose
-    answers are all at the upper bound and <= 0 only on groups all at the lower bound (rule 6 on
-    derived sets: such a combination's sum is at its extreme and pins every answer in it).
+    """The shown cells to withdraw so that no 0/1 set of groups in the span of the shown cells
+    holds 1..k-1 respondents (rules 1 and 5, exhaustive: see `small_derived_sets`; this closes
+    the residual sets of three or more small groups that `analytics.disclosure` searches only
+    locally).
 
-    `importance[i]`: a sort key, lower = keep first (the audit's candidate order); a witness is
-    removed by withdrawing its least important cell with a non-zero coefficient. Withdrawing
-    cells only shrinks the span, so every guarantee of `analytics.disclosure` still holds and
-    the loop ends. Returns cell index -> `REASON_DERIVED` for the cells to withdraw.
+    `importance[i]`: a sort key, lower = keep first (the audit's candidate order); a small set
+    is removed by withdrawing the least important shown cell of its combination (read off the
+    echelon form, exactly), and the span is recomputed until none is left. Withdrawing cells
+    only shrinks the span, so every guarantee of `analytics.disclosure` still holds, every small
+    set of the new span was one of the old (so one search suffices), and the loop ends.
+    Returns cell index -> `REASON_DERIVED`.
     """
-    n_groups = len(group_weights)
     live = [i for i, s in enumerate(shown) if s]
     withdrawn: dict[int, str] = {}
+    if not live:
+        return withdrawn
+    # Every small set of a smaller span is one of the original span: a disjoint union
+    # (weight < k) of the sets the exhaustive search returns.
+    candidates = _disjoint_unions(
+        small_derived_sets(group_weights, [cells[i] for i in live], k=k), group_weights, k
+    )
+    while candidates and live:
+        order = list(live)
+        rows, origin = _rref([cells[i] for i in order], provenance=True)
+        candidates = [s for s in candidates if _in_span(rows, s)]
+        for witness in candidates:
+            combination: dict[int, int] = {}
+            for g in witness:
+                if g in origin:  # 1_S is the sum of the rows of its pivots
+                    _add(combination, origin[g], 1)
+            cause = [order[j] for j in combination]
+            if cause and not any(i in withdrawn for i in cause):
+                victim = max(cause, key=lambda i: importance[i])
+                withdrawn[victim] = REASON_DERIVED
+                live.remove(victim)
+    return withdrawn
 
-    def withdraw(cause: Iterable[int]) -> None:
-        pool = [i for i in cause if i in withdrawn or i in live]
-        victim = max([i for i in pool if i not in withdrawn] or live, key=lambda i: importance[i])
+
+def bound_release(
+    *,
+    group_weights: Sequence[int],
+    cells: Sequence[frozenset[int]],
+    shown: Sequence[bool],
+    importance: Sequence[Hashable],
+    at_upper: Collection[int],
+    at_lower: Collection[int],
+) -> dict[int, str]:
+    """The shown cells of a mean to withdraw so that no vector of the span of the shown cells
+    is non-zero, >= 0 only on groups whose answers all sit at the upper bound, <= 0 only on
+    groups all at the lower bound, and 0 elsewhere (rule 6 on derived sets: such a
+    combination's published sum is at its extreme, which pins every answer it touches; "the
+    parent minus its children: 5 people, all answered 5 of 5" is the simplest one). Exact for
+    such certificates (one linear program per round, `_at_bound_witness`); the least important
+    cell of the certificate is withdrawn until none is left. `at_upper` / `at_lower`: group
+    indices. Returns cell index -> `REASON_DERIVED`.
+    """
+    live = [i for i, s in enumerate(shown) if s]
+    withdrawn: dict[int, str] = {}
+    if not (at_upper or at_lower):
+        return withdrawn
+    while live:
+        matrix = _matrix([cells[i] for i in live], len(group_weights))
+        coefficients = _at_bound_witness(matrix, at_upper, at_lower)
+        if coefficients is None:
+            break
+        cause = [live[j] for j in np.flatnonzero(np.abs(coefficients) > _LP_TOLERANCE)]
+        victim = max(cause or live, key=lambda i: importance[i])
         withdrawn[victim] = REASON_DERIVED
         live.remove(victim)
-
-    if live:
-        # Every small set of a smaller span is one of the original span: a disjoint union
-        # (weight < k) of the sets the exhaustive search returns.
-        candidates = _disjoint_unions(
-            small_derived_sets(group_weights, [cells[i] for i in live], k=k), group_weights, k
-        )
-        while candidates and live:
-            order = list(live)
-            rows, origin = _rref([cells[i] for i in order], provenance=True)
-            candidates = [s for s in candidates if _in_span(rows, s)]
-            for witness in candidates:
-                if not live:
-                    break
-                combination: dict[int, int] = {}
-                for g in witness:
-                    if g in origin:  # 1_S is the sum of the rows of its pivots
-                        _add(combination, origin[g], 1)
-                if not any(order[j] in withdrawn for j in combination):
-                    withdraw(order[j] for j in combination)
-    if at_upper or at_lower:
-        while live:
-            matrix = _matrix([cells[i] for i in live], n_groups)
-            coefficients = _at_bound_witness(matrix, at_upper, at_lower)
-            if coefficients is None:
-                break
-            withdraw([live[j] for j in np.flatnonzero(np.abs(coefficients) > _LP_TOLERANCE)])
     return withdrawn
+
+
+__all__ = [
+    "REASON_DERIVED",
+    "REASON_TEAMS_ONLY",
+    "atom_passes",
+    "bound_release",
+    "nested_release",
+    "small_derived_sets",
+    "small_set_release",
+]

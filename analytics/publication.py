@@ -35,7 +35,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.derived import REASON_DERIVED, REASON_TEAMS_ONLY, nested_release
+from analytics.derived import (
+    REASON_DERIVED,
+    REASON_TEAMS_ONLY,
+    bound_release,
+    nested_release,
+    small_set_release,
+)
 from analytics.disclosure import (
     REASON_UNANIMITY,
     Layout,
@@ -184,16 +190,19 @@ class _Auditor:
     """The audits of one publication, shared by its measures.
 
     Most measures have the same respondents (everybody answered the item), so the layout of
-    a respondent set and every `suppress_cells` result are computed once per (respondents, k,
-    withheld cells) and reused: the decisions depend on nothing else."""
+    a respondent set and every `suppress_cells` result (with the exhaustive small-set
+    withdrawals of `analytics.derived.small_set_release`) are computed once per (respondents,
+    k, withheld cells) and reused: the decisions depend on nothing else."""
 
     def __init__(self, attrs: list[Attrs]) -> None:
         self.attrs = attrs
-        self._layouts: dict[tuple[int, ...], tuple[Layout, list[list[int]]]] = {}
-        self._decisions: dict[tuple[tuple[int, ...], int, frozenset[int]], Suppression] = {}
+        self._layouts: dict[tuple[int, ...], tuple[Layout, list[list[int]], list[list[int]]]] = {}
+        self._decisions: dict[
+            tuple[tuple[int, ...], int, frozenset[int]], tuple[Suppression, dict[int, str]]
+        ] = {}
 
-    def layout(self, who: tuple[int, ...]) -> tuple[Layout, list[list[int]]]:
-        """The cells over the respondents `who`, and each cell's respondents."""
+    def layout(self, who: tuple[int, ...]) -> tuple[Layout, list[list[int]], list[list[int]]]:
+        """The cells over the respondents `who`, each cell's respondents, each group's."""
         if who not in self._layouts:
             layout = publication_layout(self.attrs[i] for i in who)
             by_group: dict[Attrs, list[int]] = defaultdict(list)
@@ -203,7 +212,8 @@ class _Auditor:
                 [i for g in sorted(cell.groups) for i in by_group[layout.group_keys[g]]]
                 for cell in layout.cells
             ]
-            self._layouts[who] = (layout, people)
+            groups = [by_group[attrs] for attrs in layout.group_keys]
+            self._layouts[who] = (layout, people, groups)
         return self._layouts[who]
 
     def audit(
@@ -212,6 +222,8 @@ class _Auditor:
         *,
         k: int,
         homogeneity_of: Sequence[tuple[Mapping[int, object], Callable[[object], str]]] = (),
+        values: Mapping[int, float] | None = None,
+        bounds: tuple[float, float] | None = None,
     ) -> dict[CellKey, tuple[bool, str | None, int, str | None, list[int]]]:
         """Audit one measure over the respondents `who`: cell key -> (shown, reason, n, band,
         respondent indices).
@@ -222,11 +234,16 @@ class _Auditor:
         category for the band. A cell where all answers but at most one fall in one category
         is withheld (banded) and protected like a hidden cell, so that neither its exact figure
         nor its percentage can be derived from other cells (checking only the cells a first
-        audit shows would miss a cell that the second audit shows instead)."""
+        audit shows would miss a cell that the second audit shows instead).
+
+        Then (analytics.derived) shown cells are withdrawn, with reason `derived_set`, until no
+        0/1 set of the published span holds 1..k-1 respondents and, given `values` and their
+        `bounds`, no combination of the published cells is a derived set whose sum sits at a
+        bound (every answer in it at the top, or at the bottom, of the scale)."""
         key = tuple(who)
         if not key:
             return {}
-        layout, people = self.layout(key)
+        layout, people, groups = self.layout(key)
         withheld: set[int] = set()
         bands: dict[int, str | None] = {}
         for position, members in enumerate(people):
@@ -241,15 +258,63 @@ class _Auditor:
                     bands[position] = f"{verdict.band} {name(dominant)}" if verdict.band else None
                     break
         cache_key = (key, k, frozenset(withheld))
+        cells = [cell.groups for cell in layout.cells]
         if cache_key not in self._decisions:
-            self._decisions[cache_key] = suppress_cells(
+            result = suppress_cells(
                 group_weights=layout.group_weights, cells=layout.cells, k=k, withheld=withheld
             )
-        result = self._decisions[cache_key]
-        return {
-            cell.key: (d.shown, d.reason, d.n, bands.get(position), people[position])
-            for position, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True))
-        }
+            small = small_set_release(
+                group_weights=layout.group_weights,
+                cells=cells,
+                shown=[d.shown for d in result.decisions],
+                importance=_importance(layout, result),
+                k=k,
+            )
+            self._decisions[cache_key] = (result, small)
+        result, withdrawn = self._decisions[cache_key]
+        if values is not None and bounds is not None:
+            low, high = bounds
+            at_upper = [
+                g for g, members in enumerate(groups) if all(values[i] >= high for i in members)
+            ]
+            at_lower = [
+                g for g, members in enumerate(groups) if all(values[i] <= low for i in members)
+            ]
+            withdrawn = withdrawn | bound_release(
+                group_weights=layout.group_weights,
+                cells=cells,
+                shown=[d.shown and i not in withdrawn for i, d in enumerate(result.decisions)],
+                importance=_importance(layout, result),
+                at_upper=at_upper,
+                at_lower=at_lower,
+            )
+        out = {}
+        for position, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True)):
+            shown, reason = d.shown, d.reason
+            if position in withdrawn:
+                shown, reason = False, withdrawn[position]
+            out[cell.key] = (shown, reason, d.n, bands.get(position), people[position])
+        return out
+
+
+def _importance(layout: Layout, result: Suppression) -> list[tuple[int, int, int]]:
+    """The audit's candidate order (lower = keep first): priority, larger first, then index."""
+    return [
+        (cell.priority, -d.n, i)
+        for i, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True))
+    ]
+
+
+def _bounds(measure: Measure) -> tuple[float, float] | None:
+    """The lowest and highest value a respondent can have for a measure (None: counts)."""
+    if measure.kind == "item":
+        anchors = [value for value, _ in measure.anchors]
+        return (min(anchors), max(anchors))
+    if measure.kind == "recommendation":
+        return (0.0, 10.0)
+    if measure.kind in ("scale", "index"):
+        return (0.0, 100.0)
+    return None
 
 
 def _homogeneity(measure: Measure) -> list[tuple[Mapping[int, object], Callable[[object], str]]]:
@@ -394,7 +459,13 @@ def publication_compute(*, round_id: int) -> Publication:
         # The score and the percentage are audited apart: a team where nearly everyone is in
         # the risk band keeps its exact mean (which does not reveal who) and gets a band for
         # the percentage (which would).
-        decisions = auditor.audit(who, k=minimum, homogeneity_of=checks[:1])
+        decisions = auditor.audit(
+            who,
+            k=minimum,
+            homogeneity_of=checks[:1],
+            values=measure.values,
+            bounds=_bounds(measure),
+        )
         # Percentages and distributions are counts of category indicators: they are published
         # on team cells only, where `nested_release` makes every derived set (a team minus its
         # published sub-teams) large and mixed; see analytics.derived. A distribution implies
