@@ -1,47 +1,50 @@
-"""Derived-set control for the category figures of a publication: top-2 and risk-band shares
-and per-option distributions. Pure Python, no Django.
+"""Derived-set control for a publication: what the published figures let an attacker derive
+about sets of people that are not cells. Pure Python (numpy/scipy), no Django; called by
+`analytics.publication` after the linear audit of `analytics.disclosure`, which it only
+complements (it never shows a cell that audit hides; it only withdraws figures).
 
-Why a separate audit. A percentage or a distribution is a count of a 0/1 indicator (in the
-top-2 box, in the risk band, chose option j). `analytics.disclosure` keeps hidden *cells* and
-small sets out of the published span, but any set in that span is derived too, and with two
-categories a derived set of five people all on one side ("the organisation minus its shown
-sub-teams: 13 people, all agree") is common; with overlapping cells (team x location x tenure)
-two distributions can differ by a small set whose option is then known. Rule 6 on cells cannot
-see those sets.
+Three attack families are closed here.
 
-The design removes both attack families at once instead of searching for them:
+1. Rule 6 on derived sets, for shares and distributions (`nested_release`). A top-2 share,
+   a risk-band share and a distribution are counts of 0/1 category indicators (in the top-2
+   box, in the risk band, chose option j). They are published on *team cells only* (every
+   level, the organisation included), never on location or tenure breakdowns. Team cells are
+   nested (a laminar family): the span of the published teams is spanned by their *atoms*,
+   atom(T) = the people of T in no published sub-team of T; atoms are disjoint and each
+   published team is the disjoint union of the atoms below it. So what any least-squares or
+   LP attacker (0 <= x <= 1) derives from those counts is exactly each atom's count per
+   category - the incidence matrix of a nested family is totally unimodular, so the LP's
+   bounds are the integer ones - and nothing about who inside an atom has which category.
+   `nested_release` keeps every atom empty or of >= `minimum` people (k for shares, 8 for
+   distributions) none of whose categories holds n - 1 or more of them. Hence no derived set is
+   small or homogeneous and no one's category is pinned, for an outsider or for an insider who
+   knows their own answer (two unknown people remain on each side). A distribution is
+   published only where the share is (it implies the top-2 count), so its atoms are unions of
+   the share's atoms and the two never combine into finer sets.
+2. Rule 5 exhaustively, for every mean and count (`small_set_release`): no 0/1 set of groups in
+   the span of the published cells holds 1..k-1 respondents. `analytics.disclosure` searches
+   residual sets of three or more small groups only locally; `small_derived_sets` enumerates
+   all of them from the reduced echelon form (see its docstring for why the search is
+   complete), and the least important published cell of each one's combination is withdrawn.
+3. Rule 6 on derived sets, for means (`bound_release`): no combination of the published cells
+   is non-zero, >= 0 only on groups whose answers all sit at the top of the scale, <= 0 only on
+   groups all at the bottom, and 0 elsewhere - the certificate that an LP attacker with the
+   answer bounds pins every answer it touches ("P minus its sub-team C: 8 people, all at 5 of
+   5"). Exact for such certificates: one linear program (HiGHS) per round of withdrawals.
 
-1. Category figures are published on *team cells only* (every level, the organisation
-   included), never on location or tenure breakdowns. Team cells are nested (a laminar
-   family), and the span of a nested family is spanned by its *atoms*: for each published
-   team T, atom(T) = the people of T who are in no published sub-team of T. Atoms are
-   disjoint, every published team is the disjoint union of the atoms below it, and each atom's
-   count is the parent's count minus its published children's. So everything an attacker can
-   derive from the figures (least squares, or a linear program with 0 <= x <= 1: the incidence
-   matrix of a nested family is totally unimodular, so the LP's bounds are the integer ones) is
-   exactly each atom's count of each category, and nothing about who inside an atom.
-2. `nested_release` chooses the published teams so that every atom is empty or holds at least
-   `minimum` people none of whose categories holds all but at most one of them (rule 6 applied
-   to the atom, with the insider margin of rule 5: someone who knows their own answer still
-   faces two unknown people on each side). Then no derived set (a union of atoms) is below
-   `minimum` or homogeneous, and no person's category is pinned, for an outsider or an insider.
+Withdrawing a published cell only shrinks the published span, so every guarantee of
+`analytics.disclosure` (no hidden cell, no group below k, no small pair in the span) still
+holds afterwards, and every set derivable afterwards was derivable before.
 
-Guarantees of `nested_release` (checked by tests/analytics/test_derived.py and the system
-attacks in tests/attacks/):
-- every shown team's atom is empty or has n >= `minimum` and, for every categorisation, no
-  category holding n - 1 or more of its members;
-- hence every 0/1 set in the span of the shown teams (a union of atoms) has the same property,
-  and a hidden team whose set fails it is not in that span;
-- only candidates are shown; the choice is deterministic. When an atom fails, the published
-  child team with the smallest cell is withdrawn first (its atom, which passes, merges into the
-  parent's, and a passing atom merged with any set passes), so higher teams keep their figure;
-  a team with no published child whose atom fails is withdrawn itself (its people join the
-  parent's atom). One pass, bottom-up: linear in respondents x depth.
-
-What is NOT covered here: the score (mean) of every cell, breakdowns included, which
-`analytics.disclosure` audits; inequalities published as bands (">= 90% agree") on cells whose
-exact share is withheld; joint inference across different figures of the same item (its mean
-on crossing cells together with its shares on team atoms).
+What is NOT guaranteed here:
+- For means, pins from a *fractional* LP vertex: the mean's cells cross (team x location x
+  tenure), their matrix is not totally unimodular, and an LP attacker can in rare, very skewed
+  cases narrow an answer to less than one step without an exact certificate (random tests with
+  nearly every answer at the top found one in 150 organisations). Rule 6 for means is exact
+  for exact pins, and for insiders only through the cell-level check.
+- Inequalities published as bands (">= 90% agree" on a team whose exact share is withheld).
+- Joint inference across different figures of the same item (its mean on crossing cells
+  combined with its share or distribution on team atoms), and across rounds.
 """
 
 from __future__ import annotations

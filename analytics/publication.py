@@ -10,11 +10,14 @@
    recommendation score) audits the cells over the respondents who have a value for it
    (`suppress_cells`: primary k, secondary suppression by linear algebra, insider margin),
    with every homogeneous cell (rule 6 on the answer) banded and protected like a hidden cell,
-   and the recommendation score at k = 20; audits are shared between measures with the same
-   respondents. Top-2 and risk-band percentages and item distributions (counts of category
-   indicators) are published on team cells only, chosen by `analytics.derived.nested_release`
-   so that every set they derive is >= k (>= 8 for distributions) and not homogeneous (rule 6
-   on derived sets); a team cell that is itself homogeneous gets a band for its percentage;
+   and the recommendation score at k = 20; then withdraws shown cells (`analytics.derived`)
+   until no 0/1 set of the published span holds 1..k-1 respondents (exhaustive) and no
+   combination of them is a set whose answers all sit at a bound of the scale; audits are
+   shared between measures with the same respondents. Top-2 and risk-band percentages and
+   item distributions (counts of category indicators) are published on team cells only,
+   chosen by `analytics.derived.nested_release` so that every set they derive is >= k (>= 8
+   for distributions) and not homogeneous (rule 6 on derived sets); a team cell that is itself
+   homogeneous gets a band for its percentage;
 4. homes comments (rule 9) and redacts them;
 5. writes the publication and all its cells in one transaction, replacing any earlier one.
 
