@@ -469,6 +469,14 @@ def publication_compute(*, round_id: int) -> Publication:
             values=measure.values,
             bounds=_bounds(measure),
         )
+        # Every shown figure carries its n, so the counts an attacker combines are those of
+        # every measure over the same respondents. Each measure shows only cells whose count
+        # the plain count audit of those respondents shows too: the union of their count spans
+        # is then inside one audited span (and withdrawing cells never exposes anything).
+        counted = auditor.audit(who, k=minimum)
+        for key, (shown, _reason, n, band, people) in list(decisions.items()):
+            if shown and not counted[key][0]:
+                decisions[key] = (False, counted[key][1], n, band, people)
         # Percentages and distributions are counts of category indicators: they are published
         # on team cells only, where `nested_release` makes every derived set (a team minus its
         # published sub-teams) large and mixed; see analytics.derived. A distribution implies

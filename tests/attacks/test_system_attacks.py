@@ -788,6 +788,17 @@ def test_four_people_left_over_by_three_published_cells_are_protected(db: None) 
         if measure.values and measure.kind != "count":
             members = vector(raw, code, left_over)
             assert not in_row_space(published_matrix(raw, seen, code), members), code
+    # Every shown figure carries its n: the counts of all measures answered by everybody,
+    # taken together, do not derive the four either.
+    everybody = sorted(raw.measures["respondents"].values)
+    with_n = sorted(
+        {
+            key
+            for (key, code), figure in seen.shown.items()
+            if figure["n"] is not None and sorted(raw.measures[code].values) == everybody
+        }
+    )
+    assert not in_row_space(matrix_over(raw.attrs, everybody, with_n), respondents)
     for insider in four:
         assert attack(raw, seen, known=[insider]) == {}, insider
 

@@ -24,6 +24,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics.derived import small_derived_sets
+from analytics.disclosure import publication_layout
 from tests.attacks.test_system_attacks import (
     answering,
     attack,
@@ -74,6 +76,17 @@ def test_no_answer_is_recovered_from_everything_any_role_sees(db: None, org) -> 
         round_ = closed_round(audience=["Org"], answer=answering(value), seed=seed % 1000)
         raw, seen = publish(round_)
         assert attack(raw, seen) == {}
+        # Every shown figure carries its n: the counts of all the measures everybody answered,
+        # taken together, derive no set of 1..k-1 people (exhaustive search over groups).
+        everybody = sorted(raw.measures["respondents"].values)
+        with_n = {
+            key
+            for (key, code), figure in seen.shown.items()
+            if figure["n"] is not None and sorted(raw.measures[code].values) == everybody
+        }
+        layout = publication_layout(raw.attrs[i] for i in everybody)
+        counted = [cell.groups for cell in layout.cells if cell.key in with_n]
+        assert small_derived_sets(layout.group_weights, counted, k=5) == []
         for insider in (0, len(raw.attrs) - 1):
             assert attack(raw, seen, known=[insider]) == {}, insider
         # A leader's view is a part of HR's: same figures, nothing more.
