@@ -197,8 +197,9 @@ class _Auditor:
     withdrawals of `analytics.derived.small_set_release`) are computed once per (respondents,
     k, withheld cells) and reused: the decisions depend on nothing else."""
 
-    def __init__(self, attrs: list[Attrs]) -> None:
+    def __init__(self, attrs: list[Attrs], *, k: int) -> None:
         self.attrs = attrs
+        self.k = k  # the anonymity k (a measure may audit at a higher k for other reasons)
         self._layouts: dict[tuple[int, ...], tuple[Layout, list[list[int]], list[list[int]]]] = {}
         self._decisions: dict[
             tuple[tuple[int, ...], int, frozenset[int]], tuple[Suppression, dict[int, str]]
@@ -271,7 +272,9 @@ class _Auditor:
                 cells=cells,
                 shown=[d.shown for d in result.decisions],
                 importance=_importance(layout, result),
-                k=k,
+                # Rule 5 protects sets below the anonymity k; the recommendation's k = 20 is
+                # a noise threshold, and the exhaustive search grows steeply with k.
+                k=min(k, self.k),
             )
             self._decisions[cache_key] = (result, small)
         result, withdrawn = self._decisions[cache_key]
@@ -453,7 +456,7 @@ def publication_compute(*, round_id: int) -> Publication:
     cells: dict[CellKey, dict[str, dict[str, object]]] = defaultdict(dict)
     audit_counts: Counter[str] = Counter()
 
-    auditor = _Auditor(attrs)
+    auditor = _Auditor(attrs, k=k)
     leaf_of = [path for path, _, _ in attrs]
     for measure in measures:
         who = sorted(measure.values)
