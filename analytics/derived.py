@@ -194,7 +194,9 @@ def _rref(
         if not r:
             continue
         q = max(r)
-        inv = pow(r.pop(q), PRIME - 2, PRIME)
+        lead = r.pop(q)
+        # Leading entries of 0/1 cells are nearly always 1 or -1: skip the modular inverse.
+        inv = lead if lead in (1, PRIME - 1) else pow(lead, PRIME - 2, PRIME)
         rest = {c: v * inv % PRIME for c, v in r.items()}
         made = {c: v * inv % PRIME for c, v in made.items()}
         for p in col_rows.pop(q, set()):
