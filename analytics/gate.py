@@ -329,6 +329,8 @@ REASON_WORDS: dict[str, str] = {
     "unanimity": "answers too alike to show exactly",
     "below_distribution_k": "fewer than 8 answers: distribution not shown",
     "below_recommendation_k": "fewer than 20 answers: the recommendation score is too noisy",
+    "derived_set": "hidden so that no small or like-minded group can be worked out from the rest",
+    "teams_only": "shown for whole teams only",
     "out_of_scope": "outside your part of the organisation",
 }
 

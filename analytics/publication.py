@@ -9,10 +9,15 @@
 3. for every measure (respondents, each scored scale, the AI Pressure Index, each item, the
    recommendation score) audits the cells over the respondents who have a value for it
    (`suppress_cells`: primary k, secondary suppression by linear algebra, insider margin),
-   with every homogeneous cell (rule 6: on the answer, and on the indicator behind a published
-   top-2 or risk-band percentage) banded and protected like a hidden cell; item distributions
-   get their own audit at k = 8 (shown only where the item is) and the recommendation score
-   at k = 20; audits are shared between measures with the same respondents;
+   with every homogeneous cell (rule 6 on the answer) banded and protected like a hidden cell,
+   and the recommendation score at k = 20; then withdraws shown cells (`analytics.derived`)
+   until no 0/1 set of the published span holds 1..k-1 respondents (exhaustive) and no
+   combination of them is a set whose answers all sit at a bound of the scale; audits are
+   shared between measures with the same respondents. Top-2 and risk-band percentages and
+   item distributions (counts of category indicators) are published on team cells only,
+   chosen by `analytics.derived.nested_release` so that every set they derive is >= k (>= 8
+   for distributions) and not homogeneous (rule 6 on derived sets); a team cell that is itself
+   homogeneous gets a band for its percentage;
 4. homes comments (rule 9) and redacts them;
 5. writes the publication and all its cells in one transaction, replacing any earlier one.
 
@@ -33,6 +38,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.derived import (
+    REASON_DERIVED,
+    REASON_TEAMS_ONLY,
+    bound_release,
+    nested_release,
+    small_set_release,
+)
 from analytics.disclosure import (
     REASON_UNANIMITY,
     Layout,
@@ -181,16 +193,20 @@ class _Auditor:
     """The audits of one publication, shared by its measures.
 
     Most measures have the same respondents (everybody answered the item), so the layout of
-    a respondent set and every `suppress_cells` result are computed once per (respondents, k,
-    withheld cells) and reused: the decisions depend on nothing else."""
+    a respondent set and every `suppress_cells` result (with the exhaustive small-set
+    withdrawals of `analytics.derived.small_set_release`) are computed once per (respondents,
+    k, withheld cells) and reused: the decisions depend on nothing else."""
 
-    def __init__(self, attrs: list[Attrs]) -> None:
+    def __init__(self, attrs: list[Attrs], *, k: int) -> None:
         self.attrs = attrs
-        self._layouts: dict[tuple[int, ...], tuple[Layout, list[list[int]]]] = {}
-        self._decisions: dict[tuple[tuple[int, ...], int, frozenset[int]], Suppression] = {}
+        self.k = k  # the anonymity k (a measure may audit at a higher k for other reasons)
+        self._layouts: dict[tuple[int, ...], tuple[Layout, list[list[int]], list[list[int]]]] = {}
+        self._decisions: dict[
+            tuple[tuple[int, ...], int, frozenset[int]], tuple[Suppression, dict[int, str]]
+        ] = {}
 
-    def layout(self, who: tuple[int, ...]) -> tuple[Layout, list[list[int]]]:
-        """The cells over the respondents `who`, and each cell's respondents."""
+    def layout(self, who: tuple[int, ...]) -> tuple[Layout, list[list[int]], list[list[int]]]:
+        """The cells over the respondents `who`, each cell's respondents, each group's."""
         if who not in self._layouts:
             layout = publication_layout(self.attrs[i] for i in who)
             by_group: dict[Attrs, list[int]] = defaultdict(list)
@@ -200,7 +216,8 @@ class _Auditor:
                 [i for g in sorted(cell.groups) for i in by_group[layout.group_keys[g]]]
                 for cell in layout.cells
             ]
-            self._layouts[who] = (layout, people)
+            groups = [by_group[attrs] for attrs in layout.group_keys]
+            self._layouts[who] = (layout, people, groups)
         return self._layouts[who]
 
     def audit(
@@ -209,6 +226,8 @@ class _Auditor:
         *,
         k: int,
         homogeneity_of: Sequence[tuple[Mapping[int, object], Callable[[object], str]]] = (),
+        values: Mapping[int, float] | None = None,
+        bounds: tuple[float, float] | None = None,
     ) -> dict[CellKey, tuple[bool, str | None, int, str | None, list[int]]]:
         """Audit one measure over the respondents `who`: cell key -> (shown, reason, n, band,
         respondent indices).
@@ -219,11 +238,16 @@ class _Auditor:
         category for the band. A cell where all answers but at most one fall in one category
         is withheld (banded) and protected like a hidden cell, so that neither its exact figure
         nor its percentage can be derived from other cells (checking only the cells a first
-        audit shows would miss a cell that the second audit shows instead)."""
+        audit shows would miss a cell that the second audit shows instead).
+
+        Then (analytics.derived) shown cells are withdrawn, with reason `derived_set`, until no
+        0/1 set of the published span holds 1..k-1 respondents and, given `values` and their
+        `bounds`, no combination of the published cells is a derived set whose sum sits at a
+        bound (every answer in it at the top, or at the bottom, of the scale)."""
         key = tuple(who)
         if not key:
             return {}
-        layout, people = self.layout(key)
+        layout, people, groups = self.layout(key)
         withheld: set[int] = set()
         bands: dict[int, str | None] = {}
         for position, members in enumerate(people):
@@ -238,15 +262,65 @@ class _Auditor:
                     bands[position] = f"{verdict.band} {name(dominant)}" if verdict.band else None
                     break
         cache_key = (key, k, frozenset(withheld))
+        cells = [cell.groups for cell in layout.cells]
         if cache_key not in self._decisions:
-            self._decisions[cache_key] = suppress_cells(
+            result = suppress_cells(
                 group_weights=layout.group_weights, cells=layout.cells, k=k, withheld=withheld
             )
-        result = self._decisions[cache_key]
-        return {
-            cell.key: (d.shown, d.reason, d.n, bands.get(position), people[position])
-            for position, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True))
-        }
+            small = small_set_release(
+                group_weights=layout.group_weights,
+                cells=cells,
+                shown=[d.shown for d in result.decisions],
+                importance=_importance(layout, result),
+                # Rule 5 protects sets below the anonymity k; the recommendation's k = 20 is
+                # a noise threshold, and the exhaustive search grows steeply with k.
+                k=min(k, self.k),
+            )
+            self._decisions[cache_key] = (result, small)
+        result, withdrawn = self._decisions[cache_key]
+        if values is not None and bounds is not None:
+            low, high = bounds
+            at_upper = [
+                g for g, members in enumerate(groups) if all(values[i] >= high for i in members)
+            ]
+            at_lower = [
+                g for g, members in enumerate(groups) if all(values[i] <= low for i in members)
+            ]
+            withdrawn = withdrawn | bound_release(
+                group_weights=layout.group_weights,
+                cells=cells,
+                shown=[d.shown and i not in withdrawn for i, d in enumerate(result.decisions)],
+                importance=_importance(layout, result),
+                at_upper=at_upper,
+                at_lower=at_lower,
+            )
+        out = {}
+        for position, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True)):
+            shown, reason = d.shown, d.reason
+            if position in withdrawn:
+                shown, reason = False, withdrawn[position]
+            out[cell.key] = (shown, reason, d.n, bands.get(position), people[position])
+        return out
+
+
+def _importance(layout: Layout, result: Suppression) -> list[tuple[int, int, int]]:
+    """The audit's candidate order (lower = keep first): priority, larger first, then index."""
+    return [
+        (cell.priority, -d.n, i)
+        for i, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True))
+    ]
+
+
+def _bounds(measure: Measure) -> tuple[float, float] | None:
+    """The lowest and highest value a respondent can have for a measure (None: counts)."""
+    if measure.kind == "item":
+        anchors = [value for value, _ in measure.anchors]
+        return (min(anchors), max(anchors))
+    if measure.kind == "recommendation":
+        return (0.0, 10.0)
+    if measure.kind in ("scale", "index"):
+        return (0.0, 100.0)
+    return None
 
 
 def _homogeneity(measure: Measure) -> list[tuple[Mapping[int, object], Callable[[object], str]]]:
@@ -382,20 +456,56 @@ def publication_compute(*, round_id: int) -> Publication:
     cells: dict[CellKey, dict[str, dict[str, object]]] = defaultdict(dict)
     audit_counts: Counter[str] = Counter()
 
-    auditor = _Auditor(attrs)
+    auditor = _Auditor(attrs, k=k)
+    leaf_of = [path for path, _, _ in attrs]
     for measure in measures:
         who = sorted(measure.values)
         minimum = scoring.RECOMMENDATION_MIN_GROUP if measure.kind == "recommendation" else k
         checks = _homogeneity(measure)
         # The score and the percentage are audited apart: a team where nearly everyone is in
         # the risk band keeps its exact mean (which does not reveal who) and gets a band for
-        # the percentage (which would); each audit protects its own withheld cells.
-        decisions = auditor.audit(who, k=minimum, homogeneity_of=checks[:1])
-        percentages = (
-            auditor.audit(who, k=minimum, homogeneity_of=checks[1:]) if len(checks) > 1 else {}
+        # the percentage (which would).
+        decisions = auditor.audit(
+            who,
+            k=minimum,
+            homogeneity_of=checks[:1],
+            values=measure.values,
+            bounds=_bounds(measure),
+        )
+        # Every shown figure carries its n, so the counts an attacker combines are those of
+        # every measure over the same respondents. Each measure shows only cells whose count
+        # the plain count audit of those respondents shows too: the union of their count spans
+        # is then inside one audited span (and withdrawing cells never exposes anything).
+        counted = auditor.audit(who, k=minimum)
+        for key, (shown, _reason, n, band, people) in list(decisions.items()):
+            if shown and not counted[key][0]:
+                decisions[key] = (False, counted[key][1], n, band, people)
+        # Percentages and distributions are counts of category indicators: they are published
+        # on team cells only, where `nested_release` makes every derived set (a team minus its
+        # published sub-teams) large and mixed; see analytics.derived. A distribution implies
+        # the top-2 count, so it is shown only where the top-2 share is.
+        shown_teams = {key[0] for key, d in decisions.items() if key[1] == "all" and d[0]}
+        shares = (
+            nested_release(
+                leaf_of=leaf_of,
+                who=who,
+                candidates=shown_teams,
+                categorisations=[checks[1][0]],
+                minimum=minimum,
+            )
+            if len(checks) > 1
+            else {}
         )
         distributions = (
-            auditor.audit(who, k=DISTRIBUTION_MIN_GROUP) if measure.kind == "item" else {}
+            nested_release(
+                leaf_of=leaf_of,
+                who=who,
+                candidates={path for path, why in shares.items() if why is None},
+                categorisations=[measure.categories],
+                minimum=max(DISTRIBUTION_MIN_GROUP, minimum),
+            )
+            if measure.kind == "item"
+            else {}
         )
         for key, (shown, reason, n, band, people) in decisions.items():
             if not shown and reason == "below_k" and measure.kind == "recommendation":
@@ -405,19 +515,31 @@ def publication_compute(*, round_id: int) -> Publication:
                 entry["n"] = n
                 entry.update(_figures_for(measure, people))
                 percent_key = "top2" if measure.kind == "item" else "risk_share"
-                if key in percentages and entry.get(percent_key) is not None:
-                    percent_shown, percent_reason, _, percent_band, _ = percentages[key]
-                    if not percent_shown:
+                if len(checks) > 1 and entry.get(percent_key) is not None:
+                    why = shares.get(key[0]) if key[1] == "all" else REASON_TEAMS_ONLY
+                    if why is not None:
                         entry[percent_key] = None
-                        entry[f"{percent_key}_reason"] = percent_reason
-                        if percent_band:
-                            entry[f"{percent_key}_band"] = percent_band
+                        entry[f"{percent_key}_reason"] = why
+                        if key[1] == "all":
+                            categories, name = checks[1]
+                            counter = Counter(categories[i] for i in people)
+                            verdict = homogeneity_verdict(list(counter.values()), k=minimum)
+                            if verdict.status != "exact":
+                                entry[f"{percent_key}_reason"] = REASON_UNANIMITY
+                                if verdict.band:
+                                    dominant = counter.most_common(1)[0][0]
+                                    entry[f"{percent_key}_band"] = (
+                                        f"{verdict.band} {name(dominant)}"
+                                    )
                 if measure.kind == "item":
-                    dist = distributions.get(key)
-                    if dist and dist[0]:
+                    if key[1] == "all" and distributions.get(key[0], REASON_DERIVED) is None:
                         entry["distribution"] = _distribution(measure, people)
-                    else:
+                    elif key[1] != "all":
+                        entry["distribution_reason"] = REASON_TEAMS_ONLY
+                    elif n < DISTRIBUTION_MIN_GROUP:
                         entry["distribution_reason"] = REASON_DISTRIBUTION
+                    else:
+                        entry["distribution_reason"] = REASON_DERIVED
             elif reason == REASON_UNANIMITY and band:
                 entry["band"] = band
             audit_counts[reason or "shown"] += 1

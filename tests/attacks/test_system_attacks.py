@@ -233,8 +233,7 @@ def attack(
     scores), the top-2 and risk-band counts (0/1 indicators) and the distributions (one 0/1
     indicator per answer option), with the answer bounds. `known`: respondents whose answers
     the attacker knows (an insider); `percentages=False` leaves the top-2 and risk-band counts
-    out (see the known limit in `test_a_unanimous_set_that_is_not_a_cell_cannot_be_derived`),
-    `distributions=False` the per-option counts (known limit: see test_system_random.py).
+    out, `distributions=False` the per-option counts.
     Returns measure -> respondents disclosed beyond `known`.
 
     Also checks that the published n and the rounded score agree with the raw answers, so that
@@ -689,14 +688,10 @@ def test_unanimous_groups_get_bands_never_100_percent(db: None) -> None:
                 assert not in_row_space(published_matrix(raw, seen, code), members)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: rule 6 is checked on cells, not on every set the published cells "
-    "derive (here Calm + Split = organisation - Mixed: 13 people, all in the top-2 box); with "
-    "two categories, a derived residual of 5 people all on one side is common in random "
-    "organisations (test_system_random.py found one for a WHO-5 item)",
-)
 def test_a_unanimous_set_that_is_not_a_cell_cannot_be_derived(db: None) -> None:
+    # Calm + Split = organisation - Mixed: 13 people, all in the top-2 box, though no cell is
+    # (Split's answers differ). Shares are published on team cells only, chosen so that every
+    # team minus its published sub-teams is large and mixed (analytics.derived).
     emails = roster(
         [("Company/Calm", "Berlin", 2018)] * 7
         + [("Company/Team/Split", "Berlin", 2018)] * 6
@@ -709,7 +704,103 @@ def test_a_unanimous_set_that_is_not_a_cell_cannot_be_derived(db: None) -> None:
         audience=["Company/Calm", "Company/Team"], answer=by_index(emails, table), seed=21
     )
     raw, seen = publish(round_)
+    who = sorted(raw.measures[ITEM].values)
+    flags = _top2_flags(raw.measures[ITEM], who)
+    calm_and_split = vector(raw, ITEM, lambda a: a[0] != "Company/Team/Mixed")
+    assert float(calm_and_split @ flags) == calm_and_split.sum() == 13  # the raw target
+    top2_cells = seen.cells(ITEM, "top2")
+    assert top2_cells and all(key[1] == "all" for key in top2_cells)
+    assert not in_row_space(matrix_over(raw.attrs, who, top2_cells), calm_and_split)
     assert attack(raw, seen) == {}
+    # Nor for an insider who knows their own answers (one per team).
+    for insider in (0, 7, 13):
+        assert attack(raw, seen, known=[insider]) == {}, insider
+
+
+def test_a_team_minus_its_sub_team_all_at_the_top_reveals_nobody(db: None) -> None:
+    # P has 8 direct members who all answer the top anchor (no cell is exactly them: they share
+    # location and tenure with sub-team C) and C has 8 mixed. P - C is then 8 people at the top
+    # of the scale: its mean, its top-2 share and its distribution each say all 8 answers.
+    emails = roster(
+        [("Company/P", "Berlin", 2018)] * 8
+        + [("Company/P/C", "Berlin", 2018)] * 8
+        + [("Company/Q", "Paris", 2016)] * 8
+    )
+    table = dict.fromkeys(range(8), 1.0)
+    table.update({8 + i: v for i, v in enumerate([0.0, 0.25, 0.5, 0.75, 1.0, 0.5, 0.25, 0.75])})
+    table.update({16 + i: v for i, v in enumerate([0.25, 0.5, 0.75, 0.5, 0.0, 1.0, 0.5, 0.25])})
+    round_ = closed_round(
+        audience=["Company/P", "Company/Q"], answer=by_index(emails, table), seed=23
+    )
+    raw, seen = publish(round_)
+    p, c = ("Company/P", "all", ""), ("Company/P/C", "all", "")
+    assert cell_sum(raw, ITEM, p) - cell_sum(raw, ITEM, c) == 8 * 100.0  # the raw attack
+    direct = vector(raw, ITEM, lambda a: a[0] == "Company/P")
+    for code in (ITEM, SCALE):
+        members = vector(raw, code, lambda a: a[0] == "Company/P")
+        assert not in_row_space(published_matrix(raw, seen, code), members), code
+    who = sorted(raw.measures[ITEM].values)
+    assert not in_row_space(matrix_over(raw.attrs, who, seen.cells(ITEM, "top2")), direct)
+    distributed = [key for key in seen.cells(ITEM) if seen.shown[(key, ITEM)]["distribution"]]
+    assert not in_row_space(matrix_over(raw.attrs, who, distributed), direct)
+    assert not any(
+        figure["distribution"] for (key, _), figure in seen.shown.items() if key[1] != "all"
+    )
+    assert attack(raw, seen) == {}
+    assert attack(raw, seen, known=[8]) == {}
+
+
+def test_four_people_left_over_by_three_published_cells_are_protected(db: None) -> None:
+    # Org (20) minus T0 (16, its sub-team T3 included) is T1 (3) and T2 (1): four people in
+    # three small groups. The linear audit searches such residual sets only locally and let
+    # both counts through; the exhaustive search of analytics.derived withdraws one.
+    people = (
+        [("Org/T0", "Berlin", 2025)]
+        + [("Org/T0", "Berlin", 2015)] * 3
+        + [("Org/T0", "Berlin", 2026), ("Org/T0", "Paris", 2015), ("Org/T0", "Paris", 2026)]
+        + [("Org/T0/T3", "Lima", 2025)] * 2
+        + [("Org/T0/T3", "Lima", 2015), ("Org/T0/T3", "Lima", 2026)]
+        + [("Org/T0/T3", "Paris", 2025)] * 2
+        + [("Org/T0/T3", "Paris", 2015)]
+        + [("Org/T0/T3", "Paris", 2026)] * 2
+        + [("Org/T1", "Berlin", 2026)] * 2
+        + [("Org/T1", "Lima", 2025), ("Org/T2", "Berlin", 2015)]
+    )
+    emails = roster(people)
+    spread = {i: [0.25, 0.5, 0.75, 0.5][i % 4] for i in range(len(people))}
+    round_ = closed_round(audience=["Org"], answer=by_index(emails, spread), seed=24)
+    raw, seen = publish(round_)
+    left_over = lambda a: a[0] in ("Org/T1", "Org/T2")  # noqa: E731
+    four = [i for i, a in enumerate(raw.attrs) if left_over(a)]
+    assert len(four) == 4
+    org, t0 = ("Org", "all", ""), ("Org/T0", "all", "")
+    assert cell_sum(raw, ITEM, org) - cell_sum(raw, ITEM, t0) == cell_sum(
+        raw, ITEM, ("Org/T1", "all", "")
+    ) + cell_sum(raw, ITEM, ("Org/T2", "all", ""))
+    counted = seen.cells("respondents", "n")
+    assert counted  # the organisation's count is published...
+    assert not {org, t0} <= set(counted)  # ...but not with T0's next to it
+    respondents = vector(raw, "respondents", left_over)
+    assert not in_row_space(
+        matrix_over(raw.attrs, sorted(raw.measures["respondents"].values), counted), respondents
+    )
+    for code, measure in raw.measures.items():
+        if measure.values and measure.kind != "count":
+            members = vector(raw, code, left_over)
+            assert not in_row_space(published_matrix(raw, seen, code), members), code
+    # Every shown figure carries its n: the counts of all measures answered by everybody,
+    # taken together, do not derive the four either.
+    everybody = sorted(raw.measures["respondents"].values)
+    with_n = sorted(
+        {
+            key
+            for (key, code), figure in seen.shown.items()
+            if figure["n"] is not None and sorted(raw.measures[code].values) == everybody
+        }
+    )
+    assert not in_row_space(matrix_over(raw.attrs, everybody, with_n), respondents)
+    for insider in four:
+        assert attack(raw, seen, known=[insider]) == {}, insider
 
 
 def _api_figure(round_: Round, key: Key, code: str) -> dict:

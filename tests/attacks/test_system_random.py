@@ -7,16 +7,13 @@ everything HR, a superuser and a leader of every team can read - the API with
 `?breakdown=any`, the CSV download, the export command - and, per measure, runs the
 least-squares / LP attacker of `analytics.attacker` over every published sum (score x n with
 the exact sums, top-2 and risk-band counts, distributions) with the answers' bounds (items are
-the 0-100 values of their anchors). No answer may be recovered beyond what the bounds allow.
+the 0-100 values of their anchors). No answer may be recovered beyond what the bounds allow,
+by an outsider or by an insider who knows their own answers (the first and the last person).
 
-Known limit, left out here and pinned by a strict xfail in test_system_attacks.py: the top-2
-and risk-band percentages of a set that the cells derive but that is not itself a cell (a
-residual "parent minus its children") are not checked for homogeneity, and with two categories
-such a set of 5 people all on one side is common; Hypothesis found one (a WHO-5 item's top-2).
-Second known limit, also left out: per-option counts of overlapping cells (team x location x
-tenure, each with n >= 8) can pin the one person who chose a rare option by LP (a "count of 1"
-attribute disclosure); Hypothesis found one (AAV1, "Strongly agree"). Means and counts - the
-linear audit's subject - are attacked in full.
+These random organisations once found a WHO-5 item's top-2 share pinning a derived residual of
+5 people all on one side, and per-option counts of overlapping cells pinning the one person who
+chose "Strongly agree" (AAV1): shares and distributions are now published on team cells only,
+with every derived set large and mixed (analytics.derived), and are attacked here in full.
 """
 
 from __future__ import annotations
@@ -27,6 +24,8 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics.derived import small_derived_sets
+from analytics.disclosure import publication_layout
 from tests.attacks.test_system_attacks import (
     answering,
     attack,
@@ -76,7 +75,20 @@ def test_no_answer_is_recovered_from_everything_any_role_sees(db: None, org) -> 
 
         round_ = closed_round(audience=["Org"], answer=answering(value), seed=seed % 1000)
         raw, seen = publish(round_)
-        assert attack(raw, seen, percentages=False, distributions=False) == {}
+        assert attack(raw, seen) == {}
+        # Every shown figure carries its n: the counts of all the measures everybody answered,
+        # taken together, derive no set of 1..k-1 people (exhaustive search over groups).
+        everybody = sorted(raw.measures["respondents"].values)
+        with_n = {
+            key
+            for (key, code), figure in seen.shown.items()
+            if figure["n"] is not None and sorted(raw.measures[code].values) == everybody
+        }
+        layout = publication_layout(raw.attrs[i] for i in everybody)
+        counted = [cell.groups for cell in layout.cells if cell.key in with_n]
+        assert small_derived_sets(layout.group_weights, counted, k=5) == []
+        for insider in (0, len(raw.attrs) - 1):
+            assert attack(raw, seen, known=[insider]) == {}, insider
         # A leader's view is a part of HR's: same figures, nothing more.
         for viewer in every_viewer()[2:]:
             part = everything_published(round_, [viewer])
