@@ -56,7 +56,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from analytics.disclosure import MIN_K
+from analytics.disclosure import MIN_K, PRIME
 
 TEAM_SEPARATOR = "/"
 REASON_DERIVED = "derived_set"
@@ -156,7 +156,6 @@ def nested_release(
 
 # --- The mean's span: small derived sets (rule 5) and derived sets at a bound (rule 6) ---------
 
-PRIME = (1 << 61) - 1
 _LP_TOLERANCE = 1e-7
 
 
