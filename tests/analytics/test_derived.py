@@ -25,6 +25,7 @@ from analytics.derived import (
     small_set_release,
 )
 from analytics.disclosure import publication_layout, suppress_cells
+from tests.support.strategies import team_paths
 
 
 def members(leaf_of: list[str], path: str) -> list[int]:
@@ -136,11 +137,7 @@ def test_a_team_that_is_not_a_candidate_is_never_shown() -> None:
 
 @st.composite
 def nested_orgs(draw):  # type: ignore[no-untyped-def]
-    n_teams = draw(st.integers(1, 6))
-    parents = [None] + [draw(st.integers(0, i - 1)) for i in range(1, n_teams)]
-    paths: list[str] = []
-    for i, parent in enumerate(parents):
-        paths.append(f"T{i}" if parent is None else f"{paths[parent]}/T{i}")
+    paths = draw(team_paths(min_teams=1, max_teams=6))
     leaf_of: list[str] = []
     for path in paths:
         leaf_of += [path] * draw(st.integers(0, 12))
@@ -271,11 +268,7 @@ def test_a_derived_set_all_at_the_top_is_withdrawn_but_a_mixed_one_is_not() -> N
 
 @st.composite
 def crossed_orgs(draw):  # type: ignore[no-untyped-def]
-    n_teams = draw(st.integers(1, 4))
-    parents = [None] + [draw(st.integers(0, i - 1)) for i in range(1, n_teams)]
-    paths: list[str] = []
-    for i, parent in enumerate(parents):
-        paths.append(f"T{i}" if parent is None else f"{paths[parent]}/T{i}")
+    paths = draw(team_paths(min_teams=1, max_teams=4))
     records = []
     for path in paths:
         for _ in range(draw(st.integers(0, 10))):

@@ -18,6 +18,7 @@ from analytics.disclosure import (
     suppress_cells,
 )
 from tests.analytics.reference_audit import reference_suppress_cells
+from tests.support.strategies import team_paths
 
 K = 5
 
@@ -89,11 +90,7 @@ def test_microdata_generalisation_reaches_k_and_keeps_large_combinations():
 
 @st.composite
 def records(draw, max_teams=7):
-    n_teams = draw(st.integers(1, max_teams))
-    parents = [None] + [draw(st.integers(0, i - 1)) for i in range(1, n_teams)]
-    paths = []
-    for i, parent in enumerate(parents):
-        paths.append(f"t{i}" if parent is None else f"{paths[parent]}/t{i}")
+    paths = draw(team_paths(min_teams=1, max_teams=max_teams, letter="t"))
     out = []
     for path in paths:
         for _ in range(draw(st.integers(1, 30))):

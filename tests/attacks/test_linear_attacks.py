@@ -20,6 +20,7 @@ from analytics.disclosure import (
     publication_layout,
     suppress_cells,
 )
+from tests.support.strategies import team_paths
 
 K = 5
 
@@ -194,11 +195,7 @@ def test_a_unanimous_cell_is_banded_so_the_bounds_reveal_nothing():
 
 @st.composite
 def organisations(draw):
-    n_teams = draw(st.integers(2, 6))
-    parents = [None] + [draw(st.integers(0, i - 1)) for i in range(1, n_teams)]
-    paths = []
-    for i, parent in enumerate(parents):
-        paths.append(f"t{i}" if parent is None else f"{paths[parent]}/t{i}")
+    paths = draw(team_paths(min_teams=2, max_teams=6, letter="t"))
     records = []
     for path in paths:
         for _ in range(draw(st.integers(1, 30))):

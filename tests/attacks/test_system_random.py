@@ -35,17 +35,14 @@ from tests.attacks.test_system_attacks import (
     roster,
 )
 from tests.support.rounds import closed_round
+from tests.support.strategies import team_paths
 
 LOCATIONS = ["Berlin", "Paris", "Lima"]
 
 
 @st.composite
 def organisations(draw):  # type: ignore[no-untyped-def]
-    n_teams = draw(st.integers(2, 4))
-    parents = [None] + [draw(st.integers(0, i - 1)) for i in range(1, n_teams)]
-    paths: list[str] = []
-    for i, parent in enumerate(parents):
-        paths.append(f"Org/T{i}" if parent is None else f"{paths[parent]}/T{i}")
+    paths = draw(team_paths(min_teams=2, max_teams=4, root="Org/"))
     people = []
     for path in paths:
         for _ in range(draw(st.integers(1, 25))):
