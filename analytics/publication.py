@@ -202,7 +202,8 @@ class _Auditor:
         self.k = k  # the anonymity k (a measure may audit at a higher k for other reasons)
         self._layouts: dict[tuple[int, ...], tuple[Layout, list[list[int]], list[list[int]]]] = {}
         self._decisions: dict[
-            tuple[tuple[int, ...], int, frozenset[int]], tuple[Suppression, dict[int, str]]
+            tuple[tuple[int, ...], int, frozenset[int]],
+            tuple[Suppression, dict[int, str], list[tuple[int, int, int]]],
         ] = {}
 
     def layout(self, who: tuple[int, ...]) -> tuple[Layout, list[list[int]], list[list[int]]]:
@@ -267,17 +268,18 @@ class _Auditor:
             result = suppress_cells(
                 group_weights=layout.group_weights, cells=layout.cells, k=k, withheld=withheld
             )
+            importance = _importance(layout, result)
             small = small_set_release(
                 group_weights=layout.group_weights,
                 cells=cells,
                 shown=[d.shown for d in result.decisions],
-                importance=_importance(layout, result),
+                importance=importance,
                 # Rule 5 protects sets below the anonymity k; the recommendation's k = 20 is
                 # a noise threshold, and the exhaustive search grows steeply with k.
                 k=min(k, self.k),
             )
-            self._decisions[cache_key] = (result, small)
-        result, withdrawn = self._decisions[cache_key]
+            self._decisions[cache_key] = (result, small, importance)
+        result, withdrawn, importance = self._decisions[cache_key]
         if values is not None and bounds is not None:
             low, high = bounds
             at_upper = [
@@ -290,7 +292,7 @@ class _Auditor:
                 group_weights=layout.group_weights,
                 cells=cells,
                 shown=[d.shown and i not in withdrawn for i, d in enumerate(result.decisions)],
-                importance=_importance(layout, result),
+                importance=importance,
                 at_upper=at_upper,
                 at_lower=at_lower,
             )
