@@ -56,7 +56,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from analytics.disclosure import MIN_K, PRIME
+from analytics.disclosure import MIN_K, PRIME, restricted_release
 
 TEAM_SEPARATOR = "/"
 REASON_DERIVED = "derived_set"
@@ -169,24 +169,18 @@ def _add(target: dict[int, int], source: Mapping[int, int], factor: int) -> None
             target.pop(c, None)
 
 
-def _rref(
-    cells: Sequence[frozenset[int]], *, provenance: bool = False
-) -> tuple[dict[int, dict[int, int]], dict[int, dict[int, int]]]:
+def _rref(cells: Sequence[frozenset[int]]) -> dict[int, dict[int, int]]:
     """Reduced row echelon form over GF(PRIME) of the 0/1 cells (columns = groups, pivot = the
     highest column of a row). `rows[p]` is the row with pivot p without its pivot entry; its
-    other entries are all at non-pivot columns below p. With `provenance`, also each row as a
-    combination of the cells (index -> coefficient)."""
+    other entries are all at non-pivot columns below p. (`analytics.disclosure` builds the
+    same form incrementally while it audits; this is for callers without an audit.)"""
     rows: dict[int, dict[int, int]] = {}
-    origin: dict[int, dict[int, int]] = {}
     col_rows: dict[int, set[int]] = defaultdict(set)
-    for i, groups in enumerate(cells):
+    for groups in cells:
         r: dict[int, int] = {}
-        made: dict[int, int] = {i: 1} if provenance else {}
         for g in groups:
             if g in rows:
                 _add(r, rows[g], PRIME - 1)
-                if provenance:
-                    _add(made, origin[g], PRIME - 1)
             else:
                 r[g] = (r.get(g, 0) + 1) % PRIME
         r = {c: v for c, v in r.items() if v}
@@ -197,7 +191,6 @@ def _rref(
         # Leading entries of 0/1 cells are nearly always 1 or -1: skip the modular inverse.
         inv = lead if lead in (1, PRIME - 1) else pow(lead, PRIME - 2, PRIME)
         rest = {c: v * inv % PRIME for c, v in r.items()}
-        made = {c: v * inv % PRIME for c, v in made.items()}
         for p in col_rows.pop(q, set()):
             row = rows[p]
             f = row.pop(q)
@@ -210,24 +203,10 @@ def _rref(
                 elif c in row:
                     del row[c]
                     col_rows[c].discard(p)
-            if provenance:
-                _add(origin[p], made, PRIME - f)
         rows[q] = rest
-        origin[q] = made
         for c in rest:
             col_rows[c].add(q)
-    return rows, origin
-
-
-def _in_span(rows: Mapping[int, Mapping[int, int]], groups: Iterable[int]) -> bool:
-    """Whether the 0/1 vector of `groups` lies in the span of the echelon `rows`."""
-    r: dict[int, int] = {}
-    for g in groups:
-        if g in rows:
-            _add(r, rows[g], PRIME - 1)
-        else:
-            _add(r, {g: 1}, 1)
-    return not r
+    return rows
 
 
 MAX_SEARCH_NODES = 3_000_000
@@ -239,6 +218,7 @@ def small_derived_sets(
     *,
     k: int,
     max_nodes: int = MAX_SEARCH_NODES,
+    span: Mapping[int, Mapping[int, int]] | None = None,
 ) -> list[frozenset[int]]:
     """0/1 combinations of groups in the span of `cells` holding 1..k-1 respondents: every
     one of them is a disjoint union of the sets returned (exhaustive in that sense; every
@@ -255,10 +235,12 @@ def small_derived_sets(
 
     Cost grows steeply with k (measured on the bench's 20,000 respondents: about 3 s at k = 5,
     20 s at k = 8). Fails closed: raises RuntimeError after `max_nodes` branches rather than
-    returning an incomplete answer.
+    returning an incomplete answer. `span`: the reduced echelon form of `cells` when the caller
+    has it already (`Suppression.span`: the same rows, the form being unique); `cells` is then
+    not read.
     """
     w = group_weights
-    rows, _ = _rref(cells)
+    rows = span if span is not None else _rref(cells)
     col_rows: dict[int, list[int]] = defaultdict(list)
     for p, rest in rows.items():
         for c in rest:
@@ -391,43 +373,49 @@ def small_set_release(
     shown: Sequence[bool],
     importance: Sequence[Hashable],
     k: int,
+    span: Mapping[int, Mapping[int, int]] | None = None,
 ) -> dict[int, str]:
     """The shown cells to withdraw so that no 0/1 set of groups in the span of the shown cells
     holds 1..k-1 respondents (rules 1 and 5, exhaustive: see `small_derived_sets`; this closes
     the residual sets of three or more small groups that `analytics.disclosure` searches only
     locally).
 
-    `importance[i]`: a sort key, lower = keep first (the audit's candidate order); a small set
-    is removed by withdrawing the least important shown cell of its combination (read off the
-    echelon form, exactly), and the span is recomputed until none is left. Withdrawing cells
-    only shrinks the span, so every guarantee of `analytics.disclosure` still holds, every small
-    set of the new span was one of the old (so one search suffices), and the loop ends.
-    Returns cell index -> `REASON_DERIVED`.
+    `importance[i]`: a sort key, lower = keep first (the audit's candidate order). The small
+    sets are found once; then the shown cells are published again in that order and a cell is
+    withdrawn when it would bring one of them into the span (`restricted_release`, exact). What
+    is kept is a subset of what was shown, so its span is a subspace: every small set of it is
+    a disjoint union (weight < k) of the sets found, all of which are kept out, and every
+    guarantee of `analytics.disclosure` still holds. `span`: the echelon form of the shown
+    cells if the caller has it (`Suppression.span`). Returns cell index -> `REASON_DERIVED`.
     """
     live = [i for i, s in enumerate(shown) if s]
-    withdrawn: dict[int, str] = {}
-    if not live:
-        return withdrawn
-    # Every small set of a smaller span is one of the original span: a disjoint union
-    # (weight < k) of the sets the exhaustive search returns.
-    candidates = _disjoint_unions(
-        small_derived_sets(group_weights, [cells[i] for i in live], k=k), group_weights, k
+    sets = small_sets_to_protect(group_weights, [cells[i] for i in live], k=k, span=span)
+    if not sets:
+        return {}
+    return restricted_release(
+        group_weights=group_weights,
+        cells=cells,
+        order=sorted(live, key=lambda i: importance[i]),
+        protect=[(s, REASON_DERIVED) for s in sets],
     )
-    while candidates and live:
-        order = list(live)
-        rows, origin = _rref([cells[i] for i in order], provenance=True)
-        candidates = [s for s in candidates if _in_span(rows, s)]
-        for witness in candidates:
-            combination: dict[int, int] = {}
-            for g in witness:
-                if g in origin:  # 1_S is the sum of the rows of its pivots
-                    _add(combination, origin[g], 1)
-            cause = [order[j] for j in combination]
-            if cause and not any(i in withdrawn for i in cause):
-                victim = max(cause, key=lambda i: importance[i])
-                withdrawn[victim] = REASON_DERIVED
-                live.remove(victim)
-    return withdrawn
+
+
+def small_sets_to_protect(
+    group_weights: Sequence[int],
+    shown: Sequence[frozenset[int]],
+    *,
+    k: int,
+    span: Mapping[int, Mapping[int, int]] | None = None,
+) -> list[frozenset[int]]:
+    """Every 0/1 set of groups holding 1..k-1 respondents that the span of `shown`, or any
+    subspace of it, contains: the disjoint unions (weight < k) of the sets
+    `small_derived_sets` finds. Keeping all of them out of a subspace (`restricted_release`)
+    leaves no small derived set in it."""
+    if not shown:
+        return []
+    return _disjoint_unions(
+        small_derived_sets(group_weights, shown, k=k, span=span), group_weights, k
+    )
 
 
 def bound_release(
@@ -472,4 +460,5 @@ __all__ = [
     "nested_release",
     "small_derived_sets",
     "small_set_release",
+    "small_sets_to_protect",
 ]

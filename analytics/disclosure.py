@@ -121,6 +121,11 @@ class Suppression:
     k: int
     insider_margin: bool
     counts: Mapping[str, int] = field(default_factory=dict)
+    # The published span in reduced row echelon form over GF(PRIME) (pivot = highest group of
+    # a row; `span[p]` is the row of pivot p without its pivot entry). The reduced echelon
+    # form of a span is unique, so this is what `analytics.derived` would compute from the
+    # shown cells; it is handed over so that it is not computed twice.
+    span: Mapping[int, Mapping[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def shown(self) -> list[int]:
@@ -192,7 +197,48 @@ def suppress_cells(
         for cell, n, reason in zip(cells, sizes, reasons, strict=True)
     )
     counts = Counter(d.reason or "shown" for d in decisions)
-    return Suppression(decisions=decisions, k=k, insider_margin=insider_margin, counts=dict(counts))
+    return Suppression(
+        decisions=decisions,
+        k=k,
+        insider_margin=insider_margin,
+        counts=dict(counts),
+        span=audit.rows,
+    )
+
+
+def restricted_release(
+    *,
+    group_weights: Sequence[int],
+    cells: Sequence[Cell] | Sequence[frozenset[int]],
+    order: Sequence[int],
+    protect: Sequence[tuple[Collection[int], str]],
+) -> dict[int, str]:
+    """Publish the cells `order` (indices into `cells`, most important first) one by one,
+    refusing every cell that would bring one of the protected group sets into the published
+    span. `protect`: (groups, reason) pairs. Returns refused index -> the reason of a set it
+    would have exposed. Exact (the kernel-vector test of `suppress_cells`).
+
+    For the caller's re-use of an audit: when `order` is a subset of the cells an audit with
+    `suppress_cells` showed, every guarantee of that audit (hidden cells, groups below k, the
+    insider margin) is a property of its span and holds for any subspace, so this only adds
+    the new protected sets and skips the rest of the audit's work. Pure and deterministic.
+    """
+    audit = _SpanAudit(group_weights, k=MIN_K, insider_margin=False)
+    # The audit's own checks for groups below k are inherited from the caller's audit; only
+    # the sets asked for are protected here.
+    audit.small = [False] * len(group_weights)
+    for groups, _reason in protect:
+        audit.protect(frozenset(groups))
+    refused: dict[int, str] = {}
+    for i in order:
+        cell = cells[i]
+        groups = cell.groups if isinstance(cell, Cell) else cell
+        if audit.try_publish(groups) is not None:
+            # A refused cell need not be protected itself: were it in a later span, that
+            # span with it would be the same span, which holds no protected set.
+            assert audit.exposed is not None
+            refused[i] = protect[audit.exposed][1]
+    return refused
 
 
 class _SpanAudit:
@@ -227,6 +273,7 @@ class _SpanAudit:
         self.small = [w < k for w in weights]
         # Protected (hidden) cells: members, and their dot products with d1, d2.
         self.sens_groups: list[frozenset[int]] = []
+        self.exposed: int | None = None  # the protected set the last refusal would expose
         self.sigma1: list[int] = []
         self.sigma2: list[int] = []
         self.group_sens: dict[int, list[int]] = defaultdict(list)
@@ -317,6 +364,7 @@ class _SpanAudit:
         sigma1, sigma2 = self.sigma1, self.sigma2
         for s, (a1, a2) in acc.items():
             if (sigma1[s] + a1) % PRIME == 0 and (sigma2[s] + a2) % PRIME == 0:
+                self.exposed = s
                 return REASON_PROTECTS_ANOTHER, {}
         small = self.small
         changed_small = [g for g in new if small[g]]

@@ -6,14 +6,15 @@
 1. reads the round's responses (attribute snapshot + answers) into memory;
 2. builds the fixed cells (`analytics.disclosure.publication_layout`): every team at every level
    and the organisation, each also by location and by tenure band;
-3. for every measure (respondents, each scored scale, the AI Pressure Index, each item, the
-   recommendation score) audits the cells over the respondents who have a value for it
-   (`suppress_cells`: primary k, secondary suppression by linear algebra, insider margin),
-   with every homogeneous cell (rule 6 on the answer) banded and protected like a hidden cell,
-   and the recommendation score at k = 20; then withdraws shown cells (`analytics.derived`)
-   until no 0/1 set of the published span holds 1..k-1 respondents (exhaustive) and no
-   combination of them is a set whose answers all sit at a bound of the scale; audits are
-   shared between measures with the same respondents. Top-2 and risk-band percentages and
+3. audits the cells once per set of respondents (`_Auditor.base`: primary k, secondary
+   suppression by linear algebra, insider margin, then withdrawals until no 0/1 set of the
+   published span holds 1..k-1 respondents, exhaustively), the recommendation score at k = 20;
+   for every measure (respondents, each scored scale, the AI Pressure Index, each item, the
+   recommendation score) takes the base of the respondents who have a value for it, bands
+   every homogeneous shown cell (rule 6 on the answer) and keeps it out of the span, and
+   withdraws combinations whose answers all sit at a bound of the scale (`analytics.derived`).
+   A measure always shows a subset of its base's cells, so every guarantee of the base holds
+   for it. Top-2 and risk-band percentages and
    item distributions (counts of category indicators) are published on team cells only,
    chosen by `analytics.derived.nested_release` so that every set they derive is >= k (>= 8
    for distributions) and not homogeneous (rule 6 on derived sets); a team cell that is itself
@@ -43,14 +44,16 @@ from analytics.derived import (
     REASON_TEAMS_ONLY,
     bound_release,
     nested_release,
-    small_set_release,
+    small_sets_to_protect,
 )
 from analytics.disclosure import (
+    REASON_PROTECTS_ANOTHER,
     REASON_UNANIMITY,
     Layout,
     Suppression,
     homogeneity_verdict,
     publication_layout,
+    restricted_release,
     suppress_cells,
 )
 from analytics.models import Publication, PublicationCell, PublishedComment
@@ -192,18 +195,25 @@ def _measures(
 class _Auditor:
     """The audits of one publication, shared by its measures.
 
-    Most measures have the same respondents (everybody answered the item), so the layout of
-    a respondent set and every `suppress_cells` result (with the exhaustive small-set
-    withdrawals of `analytics.derived.small_set_release`) are computed once per (respondents,
-    k, withheld cells) and reused: the decisions depend on nothing else."""
+    For each set of respondents (most measures have the same: everybody answered the item)
+    and k, one *base* audit is computed once: `suppress_cells` over the layout (primary k,
+    secondary suppression, insider margin), then the withdrawals that keep every small
+    derived set of its span out (`analytics.derived.small_sets_to_protect`, exhaustive). A
+    measure's figures are shown on a subset of the base's shown cells: its banded (rule 6)
+    cells are kept out of the span by withdrawing more cells
+    (`analytics.disclosure.restricted_release`), and `bound_release` withdraws combinations
+    pinned at a bound of the scale. A subset spans a subspace, so every guarantee of the base
+    holds for every measure, and the counts (n) of all measures over the same respondents lie
+    inside the one audited span of their base."""
 
     def __init__(self, attrs: list[Attrs], *, k: int) -> None:
         self.attrs = attrs
         self.k = k  # the anonymity k (a measure may audit at a higher k for other reasons)
         self._layouts: dict[tuple[int, ...], tuple[Layout, list[list[int]], list[list[int]]]] = {}
-        self._decisions: dict[
-            tuple[tuple[int, ...], int, frozenset[int]],
-            tuple[Suppression, dict[int, str], list[tuple[int, int, int]]],
+        self._firsts: dict[tuple[tuple[int, ...], int], _Base] = {}
+        self._bases: dict[tuple[tuple[int, ...], int], _Base] = {}
+        self._banded: dict[
+            tuple[tuple[int, ...], int, bool, frozenset[int]], tuple[list[bool], list[str | None]]
         ] = {}
 
     def layout(self, who: tuple[int, ...]) -> tuple[Layout, list[list[int]], list[list[int]]]:
@@ -221,6 +231,52 @@ class _Auditor:
             self._layouts[who] = (layout, people, groups)
         return self._layouts[who]
 
+    def first(self, who: tuple[int, ...], k: int) -> _Base:
+        """The linear audit of the respondents `who` at `k` (`suppress_cells`), with the small
+        derived sets of its span still to keep out (computed once)."""
+        if (who, k) not in self._firsts:
+            layout, _people, _groups = self.layout(who)
+            result = suppress_cells(group_weights=layout.group_weights, cells=layout.cells, k=k)
+            shown = [d.shown for d in result.decisions]
+            self._firsts[(who, k)] = _Base(
+                shown=shown,
+                reasons=[d.reason for d in result.decisions],
+                n=[d.n for d in result.decisions],
+                importance=_importance(layout, result),
+                to_protect=small_sets_to_protect(
+                    layout.group_weights,
+                    [cell.groups for cell, s in zip(layout.cells, shown, strict=True) if s],
+                    # Rule 5 protects sets below the anonymity k; the recommendation's k = 20
+                    # is a noise threshold, and the exhaustive search grows steeply with k.
+                    k=min(k, self.k),
+                    span=result.span,
+                ),
+            )
+        return self._firsts[(who, k)]
+
+    def base(self, who: tuple[int, ...], k: int) -> _Base:
+        """The count audit of the respondents `who` at `k`: the first audit with its small
+        derived sets kept out (computed once; see the class)."""
+        if (who, k) not in self._bases:
+            first = self.first(who, k)
+            shown, reasons = list(first.shown), list(first.reasons)
+            if first.to_protect:
+                layout, _people, _groups = self.layout(who)
+                refused = restricted_release(
+                    group_weights=layout.group_weights,
+                    cells=layout.cells,
+                    order=sorted(
+                        (i for i, s in enumerate(shown) if s), key=first.importance.__getitem__
+                    ),
+                    protect=[(s, REASON_DERIVED) for s in first.to_protect],
+                )
+                for i, why in refused.items():
+                    shown[i], reasons[i] = False, why
+            self._bases[(who, k)] = _Base(
+                shown=shown, reasons=reasons, n=first.n, importance=first.importance
+            )
+        return self._bases[(who, k)]
+
     def audit(
         self,
         who: Iterable[int],
@@ -229,30 +285,37 @@ class _Auditor:
         homogeneity_of: Sequence[tuple[Mapping[int, object], Callable[[object], str]]] = (),
         values: Mapping[int, float] | None = None,
         bounds: tuple[float, float] | None = None,
+        alone: bool = False,
     ) -> dict[CellKey, tuple[bool, str | None, int, str | None, list[int]]]:
         """Audit one measure over the respondents `who`: cell key -> (shown, reason, n, band,
         respondent indices).
 
-        Rule 6 is applied to *every* cell of n >= k before the linear-algebra audit, for each
-        categorisation in `homogeneity_of` (the answer itself, and the 0/1 indicators behind a
-        published percentage: top-2 box, risk band), each with a function naming the dominant
-        category for the band. A cell where all answers but at most one fall in one category
-        is withheld (banded) and protected like a hidden cell, so that neither its exact figure
-        nor its percentage can be derived from other cells (checking only the cells a first
-        audit shows would miss a cell that the second audit shows instead).
+        `alone`: no other measure of the publication has these respondents. The base's small
+        derived sets and this measure's banded cells are then kept out in one pass over the
+        first audit's shown cells (the same guarantees: a subset of those cells, with every
+        small set of their span and every banded cell out of it), instead of one pass for the
+        base and another for the measure.
 
-        Then (analytics.derived) shown cells are withdrawn, with reason `derived_set`, until no
-        0/1 set of the published span holds 1..k-1 respondents and, given `values` and their
-        `bounds`, no combination of the published cells is a derived set whose sum sits at a
-        bound (every answer in it at the top, or at the bottom, of the scale)."""
+        Rule 6 is applied to every cell the base shows, for each categorisation in
+        `homogeneity_of` (the answer itself, or the 0/1 indicator behind a percentage), each
+        with a function naming the dominant category for the band. A cell where all answers
+        but at most one fall in one category is withheld (banded, reason `unanimity`) and kept
+        out of the span of the shown cells, so that its exact figure cannot be derived from
+        the others either; the cells that would let it be derived are withdrawn (reason
+        `protects_another`), least important first.
+
+        Then, given `values` and their `bounds`, `analytics.derived.bound_release` withdraws
+        shown cells (reason `derived_set`) until no combination of them is a derived set whose
+        sum sits at a bound (every answer in it at the top, or at the bottom, of the scale)."""
         key = tuple(who)
         if not key:
             return {}
         layout, people, groups = self.layout(key)
+        base = self.first(key, k) if alone else self.base(key, k)
         withheld: set[int] = set()
         bands: dict[int, str | None] = {}
         for position, members in enumerate(people):
-            if len(members) < k:
+            if not base.shown[position]:
                 continue
             for categories, name in homogeneity_of:
                 counter = Counter(categories[i] for i in members)
@@ -262,24 +325,30 @@ class _Auditor:
                     dominant = counter.most_common(1)[0][0]
                     bands[position] = f"{verdict.band} {name(dominant)}" if verdict.band else None
                     break
-        cache_key = (key, k, frozenset(withheld))
         cells = [cell.groups for cell in layout.cells]
-        if cache_key not in self._decisions:
-            result = suppress_cells(
-                group_weights=layout.group_weights, cells=layout.cells, k=k, withheld=withheld
-            )
-            importance = _importance(layout, result)
-            small = small_set_release(
-                group_weights=layout.group_weights,
-                cells=cells,
-                shown=[d.shown for d in result.decisions],
-                importance=importance,
-                # Rule 5 protects sets below the anonymity k; the recommendation's k = 20 is
-                # a noise threshold, and the exhaustive search grows steeply with k.
-                k=min(k, self.k),
-            )
-            self._decisions[cache_key] = (result, small, importance)
-        result, withdrawn, importance = self._decisions[cache_key]
+        cache_key = (key, k, alone, frozenset(withheld))
+        if cache_key not in self._banded:
+            shown, reasons = list(base.shown), list(base.reasons)
+            protect = [(cells[i], REASON_PROTECTS_ANOTHER) for i in sorted(withheld)]
+            if alone:
+                protect += [(s, REASON_DERIVED) for s in base.to_protect]
+            if protect:
+                refused = restricted_release(
+                    group_weights=layout.group_weights,
+                    cells=cells,
+                    order=sorted(
+                        (i for i, s in enumerate(base.shown) if s and i not in withheld),
+                        key=base.importance.__getitem__,
+                    ),
+                    protect=protect,
+                )
+                for i in withheld:
+                    shown[i], reasons[i] = False, REASON_UNANIMITY
+                for i, why in refused.items():
+                    shown[i], reasons[i] = False, why
+            self._banded[cache_key] = (shown, reasons)
+        shown, reasons = self._banded[cache_key]
+        withdrawn: dict[int, str] = {}
         if values is not None and bounds is not None:
             low, high = bounds
             at_upper = [
@@ -288,21 +357,38 @@ class _Auditor:
             at_lower = [
                 g for g, members in enumerate(groups) if all(values[i] <= low for i in members)
             ]
-            withdrawn = withdrawn | bound_release(
+            withdrawn = bound_release(
                 group_weights=layout.group_weights,
                 cells=cells,
-                shown=[d.shown and i not in withdrawn for i, d in enumerate(result.decisions)],
-                importance=importance,
+                shown=shown,
+                importance=base.importance,
                 at_upper=at_upper,
                 at_lower=at_lower,
             )
         out = {}
-        for position, (cell, d) in enumerate(zip(layout.cells, result.decisions, strict=True)):
-            shown, reason = d.shown, d.reason
+        for position, cell in enumerate(layout.cells):
+            cell_shown, reason = shown[position], reasons[position]
             if position in withdrawn:
-                shown, reason = False, withdrawn[position]
-            out[cell.key] = (shown, reason, d.n, bands.get(position), people[position])
+                cell_shown, reason = False, withdrawn[position]
+            out[cell.key] = (
+                cell_shown,
+                reason,
+                base.n[position],
+                bands.get(position),
+                people[position],
+            )
         return out
+
+
+@dataclass(slots=True)
+class _Base:
+    """A base audit: per cell (layout order) shown, reason, n, and the candidate order key."""
+
+    shown: list[bool]
+    reasons: list[str | None]
+    n: list[int]
+    importance: list[tuple[int, int, int]]
+    to_protect: list[frozenset[int]] = field(default_factory=list)  # small sets, first audit
 
 
 def _importance(layout: Layout, result: Suppression) -> list[tuple[int, int, int]]:
@@ -460,9 +546,14 @@ def publication_compute(*, round_id: int) -> Publication:
 
     auditor = _Auditor(attrs, k=k)
     leaf_of = [path for path, _, _ in attrs]
+
+    def minimum_of(measure: Measure) -> int:
+        return scoring.RECOMMENDATION_MIN_GROUP if measure.kind == "recommendation" else k
+
+    uses = Counter((tuple(sorted(m.values)), minimum_of(m)) for m in measures)
     for measure in measures:
         who = sorted(measure.values)
-        minimum = scoring.RECOMMENDATION_MIN_GROUP if measure.kind == "recommendation" else k
+        minimum = minimum_of(measure)
         checks = _homogeneity(measure)
         # The score and the percentage are audited apart: a team where nearly everyone is in
         # the risk band keeps its exact mean (which does not reveal who) and gets a band for
@@ -473,15 +564,12 @@ def publication_compute(*, round_id: int) -> Publication:
             homogeneity_of=checks[:1],
             values=measure.values,
             bounds=_bounds(measure),
+            alone=uses[(tuple(who), minimum)] == 1,
         )
         # Every shown figure carries its n, so the counts an attacker combines are those of
-        # every measure over the same respondents. Each measure shows only cells whose count
-        # the plain count audit of those respondents shows too: the union of their count spans
-        # is then inside one audited span (and withdrawing cells never exposes anything).
-        counted = auditor.audit(who, k=minimum)
-        for key, (shown, _reason, n, band, people) in list(decisions.items()):
-            if shown and not counted[key][0]:
-                decisions[key] = (False, counted[key][1], n, band, people)
+        # every measure over the same respondents: each measure shows a subset of the cells
+        # of one base audit of those respondents (`_Auditor`), so the union of their count
+        # spans lies inside that audited span.
         # Percentages and distributions are counts of category indicators: they are published
         # on team cells only, where `nested_release` makes every derived set (a team minus its
         # published sub-teams) large and mixed; see analytics.derived. A distribution implies
