@@ -60,6 +60,10 @@ from analytics.models import Publication, PublicationCell, PublishedComment
 from surveys import scoring
 from surveys.models import Answer, Comment, Employee, Question, Response, Round, Scale, Team
 
+# Rows per INSERT: small enough that the statement stays under psycopg's cache limit for
+# parsed queries (4,096 characters), which a 1,000-row INSERT re-parses placeholder by
+# placeholder at every batch (seconds for a large publication).
+_INSERT_BATCH = 100
 COMMENT_MIN_GROUP = 10
 DISTRIBUTION_MIN_GROUP = 8
 REASON_DISTRIBUTION = "below_distribution_k"
@@ -693,7 +697,7 @@ def publication_compute(*, round_id: int) -> Publication:
                 )
                 for (path, breakdown, value), figures in sorted(cells.items())
             ],
-            batch_size=1000,
+            batch_size=_INSERT_BATCH,
         )
         PublishedComment.objects.bulk_create(
             [
@@ -702,7 +706,7 @@ def publication_compute(*, round_id: int) -> Publication:
                 )
                 for i, (home, text) in enumerate(published_comments)
             ],
-            batch_size=1000,
+            batch_size=_INSERT_BATCH,
         )
     return publication
 
