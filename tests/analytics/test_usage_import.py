@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from analytics.models import TeamDayUsage, UsageImport, UsageImportFile
+from analytics.models import TeamDayUsage, UsageImport, UsageImportFile, UsageRelease
 from analytics.services import (
     usage_files_from_bytes,
     usage_files_from_paths,
@@ -444,3 +444,61 @@ def test_a_value_column_of_booleans_is_refused_naming_the_line(org) -> None:
         )
     assert "usage.csv, line 2, field value: 'True' is not a number" in str(exc.value)
     assert not TeamDayUsage.objects.exists()
+
+
+def test_days_inside_a_released_period_are_kept_and_every_interface_reports_them(
+    org, hr_user, capsys, tmp_path
+) -> None:
+    """A (source, day) inside a period the gate has released (`UsageRelease`) keeps its cells;
+    the other days of the delivery follow latest wins. The command prints how many team-days
+    were kept, the history records it, and the HR pages and the API show it."""
+    usage_import(
+        format="generic",
+        files=generic(
+            "email,date,tool,metric,value\n"
+            "api1@acme.test,2026-05-04,t,tokens,10\n"
+            "api2@acme.test,2026-05-04,t,tokens,20\n"
+            "api1@acme.test,2026-05-05,t,tokens,30\n"
+        ),
+    )
+    UsageRelease.objects.create(source="t", start=dt.date(2026, 5, 1), end=dt.date(2026, 5, 4))
+    late = tmp_path / "late.csv"
+    late.write_text(
+        "email,date,tool,metric,value\n"
+        "api1@acme.test,2026-05-04,t,tokens,11\n"  # released day: kept at 30
+        "api2@acme.test,2026-05-04,t,tokens,20\n"
+        "api1@acme.test,2026-05-05,t,tokens,7\n"  # not released: latest wins
+        "api1@acme.test,2026-05-04,u,tokens,5\n"  # another source, never released: written
+    )
+    call_command("import_usage", "--format", "generic", str(late))
+    out = capsys.readouterr().out
+    # API, Platform and Engineering on May 4 (tokens and active users of source t).
+    assert "kept as released: 3 team-days" in out
+    api = TeamDayUsage.objects.filter(team__path="Engineering/Platform/API", metric="tokens")
+    assert dict(api.filter(source="t").values_list("day", "total")) == {
+        dt.date(2026, 5, 4): 30,
+        dt.date(2026, 5, 5): 7,
+    }
+    assert api.get(source="u").total == 5
+    record = UsageImport.objects.latest("id")
+    assert record.team_days_kept == 3
+
+    # The same delivery uploaded: the worker records the same count; nothing changes.
+    before = snapshot()
+    upload = usage_import_create(
+        format="generic", uploads=[("late.csv", late.read_bytes())], user=hr_user
+    )
+    done = usage_import_run(import_id=upload.pk)
+    assert (done.team_days_kept, done.team_days_written) == (3, 0)
+    assert snapshot() == before
+    client = client_for(hr_user)
+    page = client.get(f"/hr/usage/imports/{done.public_id}/").content.decode()
+    assert "Kept as released" in page and "3 team-days of this delivery" in page
+    history = client.get("/hr/usage/imports/").content.decode()
+    assert "Kept as released" in history
+    [item] = [
+        i
+        for i in client.get("/api/v1/usage-imports/").json()
+        if i["public_id"] == str(done.public_id)
+    ]
+    assert item["team_days_kept"] == 3
