@@ -502,3 +502,32 @@ def test_days_inside_a_released_period_are_kept_and_every_interface_reports_them
         if i["public_id"] == str(done.public_id)
     ]
     assert item["team_days_kept"] == 3
+
+
+def test_the_garbage_collector_is_running_again_after_an_import_however_it_ends(
+    org, monkeypatch
+) -> None:
+    """Cells are written with Python's cyclic collector paused (it cost ~10% of an import);
+    it runs again afterwards, after a success as after a failure while writing."""
+    import gc
+
+    assert gc.isenabled()
+    usage_import(format="amazon-q", files=usage_files_from_paths(AMAZON_Q_PARTS))
+    assert gc.isenabled()
+
+    def fail(**fields: object) -> None:
+        assert not gc.isenabled()  # paused while the cells were written...
+        raise RuntimeError("disk full")
+
+    from analytics import services
+
+    real = services._write_blocks
+
+    def write_then_check(*args: object) -> None:
+        real(*args)  # type: ignore[arg-type]
+        fail()
+
+    monkeypatch.setattr(services, "_write_blocks", write_then_check)
+    with pytest.raises(RuntimeError, match="disk full"):
+        usage_import(format="generic", files=usage_files_from_paths([USAGE / "generic.csv"]))
+    assert gc.isenabled()  # ...and running again once the import failed
