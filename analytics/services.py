@@ -411,12 +411,10 @@ def _insert_many(cells: list[UsageCell]) -> None:
         run = connection.connection.execute if sqlite else cursor.execute
         for start in range(0, len(cells), per_statement):
             batch = cells[start : start + per_statement]
-            params = list(
-                chain.from_iterable(
-                    (source, team, days[day], metric, unit, total, people, top, direct)
-                    for source, team, day, metric, unit, total, people, top, direct in batch
-                )
-            )
+            # A cell is its row, in column order: flattened in C, then its day column (every
+            # `width`-th value from the third) replaced by the adapted day.
+            params = list(chain.from_iterable(batch))
+            params[2::width] = [days[day] for day in params[2::width]]
             run(head + ", ".join([row] * len(batch)), params)
 
 
