@@ -42,10 +42,16 @@ every gate function that returns figures for a period records the period, for ea
 with a shown figure (`usage_release_record`, the write-once `UsageRelease`), and an import
 keeps the stored cells of every (source, day) inside a recorded period of that source
 (`analytics.services`). The read and the record are one transaction serialised with imports
-(`usage_releasing`). Known limit: atoms are derived from the rounds
-that exist when a figure is asked for. A round created later may cut a month or an earlier
-round's period that was already released; the figures released before were audited over
-the coarser atoms, and their differences with figures over the new period are not.
+(`usage_releasing`). Consequence: usage imported after its period was released (an export
+that lags behind a round's close, when the hotspots read the round's period) is kept out of
+those days for good, and counted as kept in the import's record.
+
+Known limit: atoms are derived from the rounds that exist when a figure is asked for. A
+round created later may cut a month or an earlier round's period that was already released;
+the figures released before were audited over the coarser atoms, and their differences with
+figures over the new period are not. This is not rare: a round's usage period reaches 14 days
+before it opens, so with fortnightly rounds every new round cuts the previous round's period
+(and a month boundary next to such a cut makes an atom of a day or two).
 """
 
 from __future__ import annotations
