@@ -531,3 +531,53 @@ def test_the_garbage_collector_is_running_again_after_an_import_however_it_ends(
     with pytest.raises(RuntimeError, match="disk full"):
         usage_import(format="generic", files=usage_files_from_paths([USAGE / "generic.csv"]))
     assert gc.isenabled()  # ...and running again once the import failed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gate_read_and_an_import_write_exclude_each_other_on_postgresql(org, monkeypatch) -> None:
+    """A figure must not leave computed from cells that an import running at the same time
+    then changes: a gate read holds a lock on the release table that an import's write
+    cannot take until the read's release is recorded and committed, and the other way round.
+    Checked with NOWAIT from a second connection (no timing)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises every transaction by its database lock")
+    import psycopg
+    from psycopg import errors
+
+    from analytics import gate, services
+
+    db = connection.settings_dict
+    other = psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"],
+        port=db["PORT"] or None,
+    )
+    table = UsageRelease._meta.db_table
+    try:
+        with gate.usage_releasing():
+            with pytest.raises(errors.LockNotAvailable):
+                other.execute(f"LOCK TABLE {table} IN SHARE MODE NOWAIT")  # an import's
+            other.rollback()
+        other.execute(f"LOCK TABLE {table} IN SHARE MODE NOWAIT")  # free again
+        other.rollback()
+
+        real = services._released_periods
+        seen = []
+
+        def while_importing(result: services.UsageImportResult) -> dict:
+            periods = real(result)
+            with pytest.raises(errors.LockNotAvailable):
+                other.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE NOWAIT")  # a read's
+            other.rollback()
+            seen.append(True)
+            return periods
+
+        monkeypatch.setattr(services, "_released_periods", while_importing)
+        usage_import(format="generic", files=usage_files_from_paths([USAGE / "generic.csv"]))
+        assert seen
+        other.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE NOWAIT")  # free again
+        other.rollback()
+    finally:
+        other.close()
