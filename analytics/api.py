@@ -43,6 +43,7 @@ class UsageImportOutput(serializers.ModelSerializer):
             "rows_unmatched",
             "rows_service",
             "team_days_written",
+            "team_days_kept",
             "usage_rows_created",
             "usage_rows_updated",
             "usage_rows_deleted",

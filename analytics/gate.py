@@ -32,10 +32,26 @@ not audited one by one: the timeline is cut into atoms at every boundary of thos
 (`usage_atoms`), each atom is audited as a family, and a team's figure over any period is shown
 only when it is shown in every atom of the period (`usage_family_decisions`). Every figure is
 then a sum of (atom, residual) pieces that each pass, and so is every difference of figures
-(the argument: `analytics.usage_disclosure`). Known limit: atoms are derived from the rounds
-that exist when a figure is asked for. A round created later may cut a month or an earlier
-round's period that was already released; the figures released before were audited over
-the coarser atoms, and their differences with figures over the new period are not.
+(the argument: `analytics.usage_disclosure`).
+
+Across versions of the data: a later export replaces the days it covers (latest wins), and a
+figure released before and the same figure after would differ by exactly the rows that
+changed (one late file correcting one person's day would give that day away); so would any
+two overlapping periods computed from the two versions. So released data never changes:
+every gate function that returns figures for a period records the period, for each source
+with a shown figure (`usage_release_record`, the write-once `UsageRelease`), and an import
+keeps the stored cells of every (source, day) inside a recorded period of that source
+(`analytics.services`). The read and the record are one transaction serialised with imports
+(`usage_releasing`). Consequence: usage imported after its period was released (an export
+that lags behind a round's close, when the hotspots read the round's period) is kept out of
+those days for good, and counted as kept in the import's record.
+
+Known limit: atoms are derived from the rounds that exist when a figure is asked for. A
+round created later may cut a month or an earlier round's period that was already released;
+the figures released before were audited over the coarser atoms, and their differences with
+figures over the new period are not. This is not rare: a round's usage period reaches 14 days
+before it opens, so with fortnightly rounds every new round cuts the previous round's period
+(and a month boundary next to such a cut makes an atom of a day or two).
 """
 
 from __future__ import annotations
@@ -44,12 +60,15 @@ import bisect
 import datetime as dt
 import functools
 import itertools
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Max, Q, Sum
 
-from analytics.models import Publication, TeamDayUsage
+from analytics.models import Publication, TeamDayUsage, UsageRelease
 from analytics.usage_disclosure import DayCell, TeamNode, audit_family
 from surveys.models import Round, Team
 
@@ -203,6 +222,38 @@ def usage_family_decisions(
     return out
 
 
+@contextmanager
+def usage_releasing() -> Iterator[None]:
+    """The transaction a gate function reads the cells of a period and records its release in
+    (`usage_release_record`), serialised with imports: an import takes a SHARE lock on the
+    release table before reading the recorded periods and holds it until it commits
+    (`analytics.services`), and this takes ROW EXCLUSIVE (the lock an INSERT takes, taken here
+    before the cells are read), which conflicts with it. So either the import commits first and
+    the figure is computed from its cells, or the release is recorded first and the import
+    keeps those days as they are: a figure never leaves computed from cells that an import
+    running at the same time then changes. (SQLite: every transaction takes the database's
+    write lock at BEGIN, `transaction_mode` IMMEDIATE, which serialises them anyway.)"""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {UsageRelease._meta.db_table} IN ROW EXCLUSIVE MODE")
+        yield
+
+
+def usage_release_record(*, sources: Iterable[str], start: dt.date, end: dt.date) -> None:
+    """Record that usage of `sources` over `start`..`end` has been released (shown for at
+    least one team), so that no import changes those days afterwards (`UsageRelease`).
+    Idempotent (a period already recorded is left as it is). Called by the gate functions
+    that return figures, inside `usage_releasing`, with the sources of their shown figures:
+    a period whose figures are all hidden gave no number away, and freezing it would only keep
+    late data out (a source's figure over a period is released, and so recorded, as soon as
+    one team's is: the whole family's days then stay as they are)."""
+    UsageRelease.objects.bulk_create(
+        [UsageRelease(source=s, start=start, end=end) for s in sorted(set(sources))],
+        ignore_conflicts=True,
+    )
+
+
 def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
     """The first and last day of `month`'s calendar month."""
     first = month.replace(day=1)
@@ -269,7 +320,18 @@ def usage_release_for_team(
     other team's figure of the same source, metric and period, atom by atom
     (`usage_family_decisions`), so that neither parent-minus-children differences nor
     differences with the figures over other periods of the period family isolate anyone. The
-    caller has already checked that the user may see `team` (`teams_visible_to`)."""
+    caller has already checked that the user may see `team` (`teams_visible_to`).
+    Records the period as released for every source with a shown figure (`UsageRelease`):
+    from then on imports keep those days as they are."""
+    with usage_releasing():
+        figures = _team_figures(team=team, start=start, end=end, source=source, metric=metric)
+        usage_release_record(sources={f.source for f in figures if f.shown}, start=start, end=end)
+    return figures
+
+
+def _team_figures(
+    *, team: Team, start: dt.date, end: dt.date, source: str | None, metric: str | None
+) -> list[UsageFigure]:
     rows = TeamDayUsage.objects.filter(team=team, day__gte=start, day__lte=end)
     if source:
         rows = rows.filter(source=source)
@@ -704,11 +766,21 @@ def usage_release_period(
     parent-minus-children difference, nor one with a month or another round's period,
     isolates anyone). A team with no usage has no entry.
     One aggregate query for the whole organisation (per team and day, then per team); for
-    server-side computation acting for HR."""
-    from django.db import connection
-
+    server-side computation acting for HR. When any team is shown, records the period as
+    released for every source of `metric_by_source` (`UsageRelease`): from then on imports
+    keep those days as they are."""
     if not metric_by_source:
         return {}
+    with usage_releasing():
+        out = _period_figures(start=start, end=end, metric_by_source=metric_by_source)
+        if any(figure.shown for figure in out.values()):
+            usage_release_record(sources=metric_by_source, start=start, end=end)
+    return out
+
+
+def _period_figures(
+    *, start: dt.date, end: dt.date, metric_by_source: dict[str, str]
+) -> dict[int, ReleasedUsagePeriod]:
     which = " OR ".join("(source = %s AND metric = %s)" for _ in metric_by_source)
     params: list[object] = [start.isoformat(), end.isoformat()]
     for source, metric in sorted(metric_by_source.items()):

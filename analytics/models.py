@@ -33,6 +33,9 @@ class UsageImport(BackgroundImport):
     rows_unmatched = models.BigIntegerField(default=0)
     rows_service = models.BigIntegerField(default=0)
     team_days_written = models.PositiveIntegerField(default=0)
+    # Team-days whose stored cells the delivery would have changed but that lie in a period
+    # the gate has released usage over (`UsageRelease`): kept as released.
+    team_days_kept = models.PositiveIntegerField(default=0)
     usage_rows_created = models.PositiveIntegerField(default=0)
     usage_rows_updated = models.PositiveIntegerField(default=0)
     usage_rows_deleted = models.PositiveIntegerField(default=0)
@@ -122,6 +125,37 @@ class TeamDayUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.team_id} {self.day} {self.metric}={self.total} {self.unit}"
+
+
+class UsageRelease(models.Model):
+    """A period (UTC days, inclusive) over which the release gate has shown usage of `source`.
+    Write-once: rows are inserted (idempotently, by the gate) and never changed or deleted.
+
+    Released data never changes: an import keeps the stored cells of every (source, day) that
+    lies inside a recorded period of that source (`analytics.services`), because a figure
+    released before and the same figure after a re-import would differ by exactly the changed
+    rows' usage, which may be one person's. The gate also cuts its atoms at these periods'
+    boundaries (`analytics.gate.usage_atoms`).
+    """
+
+    source = models.CharField(max_length=60)
+    start = models.DateField()
+    end = models.DateField()
+    released_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["source", "start", "end"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "start", "end"], name="usage_release_period_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(start__lte=models.F("end")), name="usage_release_start_le_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.start}..{self.end}"
 
 
 # --- Publications: the only source of survey numbers ------------------------------------------

@@ -10,7 +10,12 @@ makes the stored cells of the days the delivery covers equal to the new ones: ro
 days that the delivery no longer has are deleted, changed ones updated, new ones created, equal
 ones left untouched. Memory stays bounded whatever the size of the files. So:
 - idempotent: importing the same files again writes nothing;
-- latest wins: a later export overlapping earlier days replaces those days of that source;
+- latest wins: a later export overlapping earlier days replaces those days of that source,
+  except the days the release gate has already released usage over: released data never
+  changes. A (source, day) inside a period recorded in `UsageRelease` for that source keeps
+  its stored cells, whatever the delivery says (a released figure and the same figure after
+  the change would differ by exactly the changed rows' usage: one late file could isolate one
+  person). The result counts the team-days kept so (`team_days_kept`), for HR;
 - atomic: any problem in any file raises before the transaction, and a problem found while
   reducing (team-level rows for a team and its parent) rolls it back: nothing changes.
 """
@@ -18,6 +23,7 @@ ones left untouched. Memory stays bounded whatever the size of the files. So:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import math
 import sqlite3
@@ -32,7 +38,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.models import TeamDayUsage, UsageImport, UsageImportFile
+from analytics.models import TeamDayUsage, UsageImport, UsageImportFile, UsageRelease
 from analytics.usage import UsageFileError, UsageProblem, adapter_for
 from analytics.usage.accumulate import Accumulator, UsageCell
 from analytics.usage.base import UsageFile
@@ -62,6 +68,7 @@ class UsageImportResult:
     rows_unmatched: int = 0
     rows_service: int = 0
     team_days_written: int = 0
+    team_days_kept: int = 0
     created: int = 0
     updated: int = 0
     deleted: int = 0
@@ -78,7 +85,8 @@ class UsageImportResult:
         text = (
             f"rows read {self.rows_read}, matched {self.rows_matched}, "
             f"unmatched {self.rows_unmatched} ({self.unmatched_distinct} distinct identifiers), "
-            f"service rows {self.rows_service}; team-days written {self.team_days_written} "
+            f"service rows {self.rows_service}; team-days written {self.team_days_written}, "
+            f"kept as released: {self.team_days_kept} team-days "
             f"(usage rows: {self.created} created, {self.updated} updated, "
             f"{self.deleted} deleted, {self.unchanged} unchanged)"
         )
@@ -93,6 +101,7 @@ class UsageImportResult:
             "rows_unmatched": self.rows_unmatched,
             "rows_service": self.rows_service,
             "team_days_written": self.team_days_written,
+            "team_days_kept": self.team_days_kept,
             "usage_rows_created": self.created,
             "usage_rows_updated": self.updated,
             "usage_rows_deleted": self.deleted,
@@ -166,7 +175,7 @@ def _read_delivery(
     adapter = adapter_for(format_name)
     if not files:
         raise UsageFileError([UsageProblem("", None, None, "no file given")])
-    with Accumulator(Roster.load()) as acc:
+    with Accumulator(Roster.load(adapter.roster_kinds())) as acc:
         total = sum(f.size for f in files)
         offset = 0
         for position, file in enumerate(files, start=1):
@@ -204,28 +213,81 @@ def _read_delivery(
 def _write_cells(
     acc: Accumulator, result: UsageImportResult, progress: ProgressCallback | None, size: int
 ) -> None:
-    """Make the stored cells of every covered (source, day) equal to the delivery's, reducing
-    and writing a few days at a time (at least `_BLOCK` cells), so that neither per-person
-    values nor the whole delivery's cells are in memory at once. Run inside a transaction."""
+    """Make the stored cells of every covered (source, day) equal to the delivery's, except
+    the released ones (`_released_periods`), reducing and writing a few days at a time (at
+    least `_BLOCK` cells), so that neither per-person values nor the whole delivery's cells
+    are in memory at once. Run inside a transaction."""
+    with _cyclic_gc_paused():
+        _write_blocks(acc, result, progress, size)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while cells are written: the tens of thousands
+    of cell tuples a block holds trigger a full collection, which walks every object of the
+    process (Django, pandas, numpy) and cost ~10% of an import. Nothing made while writing
+    forms reference cycles that would need it (numpy arrays, tuples, lists, a few queries),
+    so memory is freed by reference counting as before and stays bounded by the block;
+    the collector is re-enabled (if it was) however the block exits."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _write_blocks(
+    acc: Accumulator, result: UsageImportResult, progress: ProgressCallback | None, size: int
+) -> None:
     days = len({d for numbers in acc.days.values() for d in numbers})
+    released = _released_periods(result)
     block: list[UsageCell] = []
     covered: set[tuple[str, dt.date]] = set()
+    kept: set[tuple[str, dt.date]] = set()
     for done, (day, sources, cells) in enumerate(acc.day_cells(), start=1):
         block.extend(cells)
-        covered.update((source, day) for source in sources)
+        for source in sources:
+            covered.add((source, day))
+            if any(start <= day <= end for start, end in released.get(source, ())):
+                kept.add((source, day))
         if len(block) >= _BLOCK:
-            _write_block(block, covered, result)
-            block, covered = [], set()
+            _write_block(block, covered, kept, result)
+            block, covered, kept = [], set(), set()
             if progress is not None:
                 progress(f"Aggregating and writing day {done} of {days}", size, size)
     if covered:
-        _write_block(block, covered, result)
+        _write_block(block, covered, kept, result)
+
+
+def _released_periods(result: UsageImportResult) -> dict[str, list[tuple[dt.date, dt.date]]]:
+    """The periods over which usage of the delivery's sources has been released, that overlap
+    its days: source -> [(start, end)]. On PostgreSQL it first takes a SHARE lock on the
+    release table, held until the import commits, so that no gate function records a release
+    (and reads the cells for it) in between: see `analytics.gate.usage_releasing`."""
+    if not result.sources or result.first_day is None:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {UsageRelease._meta.db_table} IN SHARE MODE")
+    periods: dict[str, list[tuple[dt.date, dt.date]]] = {}
+    rows = UsageRelease.objects.filter(
+        source__in=result.sources, start__lte=result.last_day, end__gte=result.first_day
+    ).values_list("source", "start", "end")
+    for source, start, end in rows.order_by():
+        periods.setdefault(source, []).append((start, end))
+    return periods
 
 
 def _write_block(
-    cells: list[UsageCell], covered: set[tuple[str, dt.date]], result: UsageImportResult
+    cells: list[UsageCell],
+    covered: set[tuple[str, dt.date]],
+    kept: set[tuple[str, dt.date]],
+    result: UsageImportResult,
 ) -> None:
-    """Make the stored cells of the `covered` (source, day) pairs equal to `cells`."""
+    """Make the stored cells of the `covered` (source, day) pairs equal to `cells`, except
+    those of the `kept` (released) pairs, which stay as they are."""
     natural_key = itemgetter(0, 1, 2, 3)  # source, team, day, metric
     new = dict(zip(map(natural_key, cells), cells, strict=True))
     existing: dict[tuple[str, int, dt.date, str], tuple] = {}
@@ -248,6 +310,8 @@ def _write_block(
     for row in rows.iterator(chunk_size=_BATCH):
         if (row[1], row[3]) in covered:
             existing[row[1:5]] = row
+    if kept:
+        _keep_released(new, existing, kept, result)
     to_update: list[tuple[object, ...]] = []
     if existing:
         to_delete = [row[0] for key, row in existing.items() if key not in new]
@@ -277,6 +341,29 @@ def _write_block(
     result.deleted += len(to_delete)
     result.unchanged += len(new) - len(to_create) - len(to_update)
     result.team_days_written += len(changed)
+
+
+def _keep_released(
+    new: dict[tuple, UsageCell],
+    existing: dict[tuple, tuple],
+    kept: set[tuple[str, dt.date]],
+    result: UsageImportResult,
+) -> None:
+    """Take the cells of the `kept` (source, day) pairs out of `new` and `existing` (in
+    place), so that nothing is written for them, and count the team-days whose stored cells
+    the delivery would have changed (created, updated or deleted) as kept."""
+    differing: set[tuple] = set()
+    for key in [key for key in new if (key[0], key[2]) in kept]:
+        cell = new.pop(key)
+        row = existing.pop(key, None)
+        if row is not None and _same(row, cell):
+            result.unchanged += 1
+        else:
+            differing.add(key[:3])
+    for key in [key for key in existing if (key[0], key[2]) in kept]:
+        del existing[key]
+        differing.add(key[:3])
+    result.team_days_kept += len(differing)
 
 
 def _execute_many(sql: str, params: list[tuple[object, ...]]) -> None:
@@ -324,12 +411,10 @@ def _insert_many(cells: list[UsageCell]) -> None:
         run = connection.connection.execute if sqlite else cursor.execute
         for start in range(0, len(cells), per_statement):
             batch = cells[start : start + per_statement]
-            params = list(
-                chain.from_iterable(
-                    (source, team, days[day], metric, unit, total, people, top, direct)
-                    for source, team, day, metric, unit, total, people, top, direct in batch
-                )
-            )
+            # A cell is its row, in column order: flattened in C, then its day column (every
+            # `width`-th value from the third) replaced by the adapted day.
+            params = list(chain.from_iterable(batch))
+            params[2::width] = [days[day] for day in params[2::width]]
             run(head + ", ".join([row] * len(batch)), params)
 
 

@@ -48,6 +48,7 @@ class GenericCsv(Adapter):
     Values of the same person, day, tool and metric are summed."""
 
     name = "generic"
+    identity_kinds = ("email",)
     title = "Generic CSV (email or team, date, tool, metric, value)"
     columns: ClassVar[dict[str, tuple[str, ...]]] = {
         "email": ("email", "user_email", "upn"),
@@ -243,6 +244,7 @@ class AmazonQ(Adapter):
     one delivery together. `Chat_MessagesSent` counts prompts and responses."""
 
     name = "amazon-q"
+    identity_kinds = ("aws",)
     title = "Amazon Q Developer / Kiro user activity report (CSV parts)"
 
     def read(self, file: UsageFile, acc: Accumulator, progress: ProgressCallback | None) -> None:
@@ -279,11 +281,17 @@ class AmazonQ(Adapter):
             acc.rows_unmatched += int((ok & (persons < 0)).sum())
             # Metric x row: pandas holds same-typed columns as one block, so this is usually a
             # view, and the scan below runs along memory. Per-person zeros are not
-            # contributions. One flat scan (cheaper than a 2-D nonzero), then the metric and
-            # the row of each value from its index.
+            # contributions. One flat scan of a boolean mask (several times cheaper than a
+            # scan of the numbers, or a 2-D nonzero; NaN counts as non-zero either way and
+            # `acc.add` drops it); the indexes come out metric by metric, so each value's
+            # metric follows from how many each metric row holds, and its row from the
+            # metric's offset (no division per value).
             block = np.ascontiguousarray(chunk[[cols[m] for m in present]].to_numpy().T)
-            flat = np.flatnonzero(block)
-            which, rows = np.divmod(flat, block.shape[1])
+            width = block.shape[1]
+            flat = np.flatnonzero(block != 0)
+            per_metric = np.diff(np.searchsorted(flat, np.arange(len(present) + 1) * width))
+            which = np.repeat(np.arange(len(present)), per_metric)
+            rows = flat - which * width
             if not matched.all():
                 keep = matched[rows]
                 flat, which, rows = flat[keep], which[keep], rows[keep]
@@ -308,6 +316,7 @@ class M365Copilot(Adapter):
     date and the metric names the period (`active_word_30d`). UPNs may be MD5-anonymised."""
 
     name = "m365-copilot"
+    identity_kinds = ("upn",)
     title = "Microsoft 365 Copilot usage, user detail (CSV)"
 
     def read(self, file: UsageFile, acc: Accumulator, progress: ProgressCallback | None) -> None:

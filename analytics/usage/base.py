@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.usage.accumulate import SUM, Accumulator
+from analytics.usage.identity import KINDS
 from analytics.usage.parsing import (
     MAX_REPORTED_PROBLEMS,
     CountingReader,
@@ -96,6 +97,12 @@ class Adapter:
 
     name: ClassVar[str]
     title: ClassVar[str]
+    # The kinds of identifier the format's rows are resolved as (`Roster.load` builds only
+    # their alias maps). All of them unless an adapter says otherwise.
+    identity_kinds: ClassVar[tuple[str, ...]] = KINDS
+
+    def roster_kinds(self) -> tuple[str, ...]:
+        return self.identity_kinds
 
     def read(self, file: UsageFile, acc: Accumulator, progress: ProgressCallback | None) -> None:
         raise NotImplementedError
@@ -374,6 +381,9 @@ class RecordAdapter(Adapter):
     day_field: ClassVar[str] = "date"
     counts_active_users: ClassVar[bool] = True
     container: ClassVar[str] = "json"  # "json", or "auto" (CSV or JSON)
+
+    def roster_kinds(self) -> tuple[str, ...]:
+        return (self.identity_kind,)
 
     def row(self, record: JsonRecord) -> Row:
         raise NotImplementedError

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -25,6 +26,22 @@ from surveys.models import Employee, Team
 
 _MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
 KINDS = ("email", "upn", "github", "aws", "openai", "any")
+# The roster columns (alias maps) each kind of identifier is resolved through.
+_MAPS = {
+    "email": ("email",),
+    "upn": ("upn", "email"),
+    "github": ("github",),
+    "aws": ("aws",),
+    "openai": ("openai",),
+    "any": ("email", "upn", "github", "aws", "openai"),
+}
+_COLUMNS = {
+    "email": "email",
+    "upn": "upn",
+    "github": "github_login",
+    "aws": "aws_user_id",
+    "openai": "openai_user_id",
+}
 
 
 def md5_hex(value: str) -> str:
@@ -45,7 +62,12 @@ class Roster:
     _exact: ClassVar[frozenset[str]] = frozenset(("email", "github", "aws", "openai"))
 
     @classmethod
-    def load(cls) -> Roster:
+    def load(cls, kinds: Iterable[str] = KINDS) -> Roster:
+        """The roster with the alias maps that identifiers of `kinds` are resolved through
+        (an Amazon Q report needs the Identity Center ids only: one column read and one map
+        built, not five). Resolving a kind that was not loaded is a programming error
+        (`KeyError`), never a silent miss."""
+        needed = sorted({name for kind in kinds for name in _MAPS[kind]})
         teams = list(Team.objects.order_by("depth", "path").values_list("id", "path"))
         team_index = {path: i for i, (_, path) in enumerate(teams)}
         depth = max((p.count("/") + 1 for _, p in teams), default=1)
@@ -54,23 +76,17 @@ class Roster:
             parts = path.split("/")
             for level in range(len(parts)):
                 ancestors[i, level] = team_index["/".join(parts[: level + 1])]
-        maps: dict[str, dict[str, int]] = {k: {} for k in ("email", "upn", "github", "aws")}
-        maps["openai"] = {}
+        maps: dict[str, dict[str, int]] = {name: {} for name in needed}
+        team_of = {pk: team_index[path] for pk, path in teams}
+        rows = Employee.objects.values_list("team_id", *(_COLUMNS[n] for n in needed)).order_by(
+            "pk"
+        )
         person_team: list[int] = []
-        rows = Employee.objects.values_list(
-            "email", "upn", "github_login", "aws_user_id", "openai_user_id", "team__path"
-        ).order_by("pk")
-        for person, (email, upn, github, aws, openai, team_path) in enumerate(rows.iterator()):
-            person_team.append(team_index[team_path])
-            maps["email"][email.lower()] = person
-            if upn:
-                maps["upn"][upn.lower()] = person
-            if github:
-                maps["github"][github.lower()] = person
-            if aws:
-                maps["aws"][aws.lower()] = person
-            if openai:
-                maps["openai"][openai.lower()] = person
+        for person, (team_id, *aliases) in enumerate(rows.iterator()):
+            person_team.append(team_of[team_id])
+            for name, alias in zip(needed, aliases, strict=True):
+                if alias:
+                    maps[name][alias.lower()] = person
         return cls(
             person_team=np.array(person_team, dtype=np.int64),
             team_ids=[pk for pk, _ in teams],

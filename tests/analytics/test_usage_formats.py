@@ -211,3 +211,50 @@ def test_litellm_spend_logs_csv_and_daily_spend_json(org) -> None:
     assert cell("litellm", API, "2026-05-04", "requests") == (4, 2, 2)
     assert cell("litellm", API, "2026-05-04", "total_tokens") == (465, 2, 450)
     assert result.service_totals["spend"] == 1.5
+
+
+def test_amazon_q_takes_every_non_zero_value_of_every_column_and_no_other(org) -> None:
+    """Every metric column, first to last, with unmatched rows and empty cells between: each
+    non-zero value lands in its own metric, zeros and empty cells make no cell."""
+    from analytics.services import usage_files_from_bytes
+    from analytics.usage.adapters import AMAZON_Q_METRICS
+
+    header = "UserId,Date," + ",".join(AMAZON_Q_METRICS)
+    every = ",".join(str(i + 1) for i in range(len(AMAZON_Q_METRICS)))
+    last_only = "," + ",".join(["0"] * (len(AMAZON_Q_METRICS) - 2)) + ",7"  # first cell empty
+    text = "\n".join(
+        [
+            header,
+            f"nobody-1,2026-05-04,{every}",
+            f"aws-1,2026-05-04,{every}",
+            f"nobody-2,2026-05-05,{every}",
+            f"aws-1,2026-05-05,{last_only}",
+            "",
+        ]
+    )
+    usage_import(format="amazon-q", files=usage_files_from_bytes([("q.csv", text.encode())]))
+    first = TeamDayUsage.objects.filter(team__path=API, day="2026-05-04")
+    assert dict(first.exclude(metric="active_users").values_list("metric", "total")) == {
+        m: float(i + 1) for i, m in enumerate(AMAZON_Q_METRICS)
+    }
+    second = TeamDayUsage.objects.filter(team__path=API, day="2026-05-05")
+    assert dict(second.values_list("metric", "total")) == {
+        AMAZON_Q_METRICS[-1]: 7.0,
+        "active_users": 1.0,
+    }
+
+
+def test_the_roster_loads_only_the_alias_maps_a_format_needs(org) -> None:
+    from analytics.usage import adapter_for
+    from analytics.usage.identity import Roster
+
+    roster = Roster.load(adapter_for("amazon-q").roster_kinds())
+    assert set(roster.by_kind) == {"aws"}
+    assert roster.resolve("aws", "AWS-1 ") >= 0
+    with pytest.raises(KeyError):  # a kind not loaded is a programming error, not a miss
+        roster.resolve("email", "api1@acme.test")
+    assert set(Roster.load(adapter_for("m365-copilot").roster_kinds()).by_kind) == {
+        "upn",
+        "email",
+    }
+    assert set(Roster.load().by_kind) == {"email", "upn", "github", "aws", "openai"}

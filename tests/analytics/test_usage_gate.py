@@ -101,9 +101,12 @@ def test_a_period_hides_a_person_who_may_dominate_across_days(big_org) -> None:
         + [(f"a{i}@acme.test", D2, 50) for i in range(2, 5)]
     )
     assert figure(big_org["Org/A"], D1, D2).shown
-    # Now a0 holds 800 of D1 and 950 of D2: 1750 of 2000 = 87.5%.
-    load([("a0@acme.test", D2, 950)] + [(f"a{i}@acme.test", D2, 12.5) for i in range(1, 5)])
-    assert figure(big_org["Org/A"], D1, D2).hidden_reason == USAGE_HIDDEN_DOMINANT
+    # The next two days (D1..D2 is released now, so it stays as it is): a0 holds 800 of the
+    # first and 950 of the second: 1750 of 2000 = 87.5%.
+    d3, d4 = D2 + dt.timedelta(days=1), D2 + dt.timedelta(days=2)
+    load([("a0@acme.test", d3, 800)] + [(f"a{i}@acme.test", d3, 50) for i in range(1, 5)])
+    load([("a0@acme.test", d4, 950)] + [(f"a{i}@acme.test", d4, 12.5) for i in range(1, 5)])
+    assert figure(big_org["Org/A"], d3, d4).hidden_reason == USAGE_HIDDEN_DOMINANT
 
 
 def test_people_count_metrics_become_person_days_over_a_period(big_org) -> None:

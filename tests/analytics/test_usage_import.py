@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from analytics.models import TeamDayUsage, UsageImport, UsageImportFile
+from analytics.models import TeamDayUsage, UsageImport, UsageImportFile, UsageRelease
 from analytics.services import (
     usage_files_from_bytes,
     usage_files_from_paths,
@@ -444,3 +444,140 @@ def test_a_value_column_of_booleans_is_refused_naming_the_line(org) -> None:
         )
     assert "usage.csv, line 2, field value: 'True' is not a number" in str(exc.value)
     assert not TeamDayUsage.objects.exists()
+
+
+def test_days_inside_a_released_period_are_kept_and_every_interface_reports_them(
+    org, hr_user, capsys, tmp_path
+) -> None:
+    """A (source, day) inside a period the gate has released (`UsageRelease`) keeps its cells;
+    the other days of the delivery follow latest wins. The command prints how many team-days
+    were kept, the history records it, and the HR pages and the API show it."""
+    usage_import(
+        format="generic",
+        files=generic(
+            "email,date,tool,metric,value\n"
+            "api1@acme.test,2026-05-04,t,tokens,10\n"
+            "api2@acme.test,2026-05-04,t,tokens,20\n"
+            "api1@acme.test,2026-05-05,t,tokens,30\n"
+        ),
+    )
+    UsageRelease.objects.create(source="t", start=dt.date(2026, 5, 1), end=dt.date(2026, 5, 4))
+    late = tmp_path / "late.csv"
+    late.write_text(
+        "email,date,tool,metric,value\n"
+        "api1@acme.test,2026-05-04,t,tokens,11\n"  # released day: kept at 30
+        "api2@acme.test,2026-05-04,t,tokens,20\n"
+        "api1@acme.test,2026-05-05,t,tokens,7\n"  # not released: latest wins
+        "api1@acme.test,2026-05-04,u,tokens,5\n"  # another source, never released: written
+    )
+    call_command("import_usage", "--format", "generic", str(late))
+    out = capsys.readouterr().out
+    # API, Platform and Engineering on May 4 (tokens and active users of source t).
+    assert "kept as released: 3 team-days" in out
+    api = TeamDayUsage.objects.filter(team__path="Engineering/Platform/API", metric="tokens")
+    assert dict(api.filter(source="t").values_list("day", "total")) == {
+        dt.date(2026, 5, 4): 30,
+        dt.date(2026, 5, 5): 7,
+    }
+    assert api.get(source="u").total == 5
+    record = UsageImport.objects.latest("id")
+    assert record.team_days_kept == 3
+
+    # The same delivery uploaded: the worker records the same count; nothing changes.
+    before = snapshot()
+    upload = usage_import_create(
+        format="generic", uploads=[("late.csv", late.read_bytes())], user=hr_user
+    )
+    done = usage_import_run(import_id=upload.pk)
+    assert (done.team_days_kept, done.team_days_written) == (3, 0)
+    assert snapshot() == before
+    client = client_for(hr_user)
+    page = client.get(f"/hr/usage/imports/{done.public_id}/").content.decode()
+    assert "Kept as released" in page and "3 team-days of this delivery" in page
+    history = client.get("/hr/usage/imports/").content.decode()
+    assert "Kept as released" in history
+    [item] = [
+        i
+        for i in client.get("/api/v1/usage-imports/").json()
+        if i["public_id"] == str(done.public_id)
+    ]
+    assert item["team_days_kept"] == 3
+
+
+def test_the_garbage_collector_is_running_again_after_an_import_however_it_ends(
+    org, monkeypatch
+) -> None:
+    """Cells are written with Python's cyclic collector paused (it cost ~10% of an import);
+    it runs again afterwards, after a success as after a failure while writing."""
+    import gc
+
+    assert gc.isenabled()
+    usage_import(format="amazon-q", files=usage_files_from_paths(AMAZON_Q_PARTS))
+    assert gc.isenabled()
+
+    def fail(**fields: object) -> None:
+        assert not gc.isenabled()  # paused while the cells were written...
+        raise RuntimeError("disk full")
+
+    from analytics import services
+
+    real = services._write_blocks
+
+    def write_then_check(*args: object) -> None:
+        real(*args)  # type: ignore[arg-type]
+        fail()
+
+    monkeypatch.setattr(services, "_write_blocks", write_then_check)
+    with pytest.raises(RuntimeError, match="disk full"):
+        usage_import(format="generic", files=usage_files_from_paths([USAGE / "generic.csv"]))
+    assert gc.isenabled()  # ...and running again once the import failed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gate_read_and_an_import_write_exclude_each_other_on_postgresql(org, monkeypatch) -> None:
+    """A figure must not leave computed from cells that an import running at the same time
+    then changes: a gate read holds a lock on the release table that an import's write
+    cannot take until the read's release is recorded and committed, and the other way round.
+    Checked with NOWAIT from a second connection (no timing)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises every transaction by its database lock")
+    import psycopg
+    from psycopg import errors
+
+    from analytics import gate, services
+
+    db = connection.settings_dict
+    other = psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"],
+        port=db["PORT"] or None,
+    )
+    table = UsageRelease._meta.db_table
+    try:
+        with gate.usage_releasing():
+            with pytest.raises(errors.LockNotAvailable):
+                other.execute(f"LOCK TABLE {table} IN SHARE MODE NOWAIT")  # an import's
+            other.rollback()
+        other.execute(f"LOCK TABLE {table} IN SHARE MODE NOWAIT")  # free again
+        other.rollback()
+
+        real = services._released_periods
+        seen = []
+
+        def while_importing(result: services.UsageImportResult) -> dict:
+            periods = real(result)
+            with pytest.raises(errors.LockNotAvailable):
+                other.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE NOWAIT")  # a read's
+            other.rollback()
+            seen.append(True)
+            return periods
+
+        monkeypatch.setattr(services, "_released_periods", while_importing)
+        usage_import(format="generic", files=usage_files_from_paths([USAGE / "generic.csv"]))
+        assert seen
+        other.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE NOWAIT")  # free again
+        other.rollback()
+    finally:
+        other.close()

@@ -29,7 +29,7 @@ from analytics.gate import (
     usage_release_for_team,
     usage_release_period,
 )
-from analytics.models import TeamDayUsage
+from analytics.models import TeamDayUsage, UsageImport
 from analytics.services import usage_files_from_bytes, usage_import
 from analytics.usage_disclosure import DayCell, TeamNode, audit_family
 from surveys.models import Employee, Round, SurveyTemplate, Team
@@ -533,3 +533,189 @@ def test_atoms_are_cut_at_every_month_and_cadence_rounds_periods() -> None:
     assert (dt.date(2026, 5, 1), dt.date(2026, 5, 5)) in gate.usage_atoms(
         dt.date(2026, 4, 20), dt.date(2026, 6, 30)
     )
+
+
+# --- Re-imports: released data never changes ---------------------------------------------------
+#
+# A later export replaces the days it covers (latest wins). If those days lie inside a period
+# whose usage has been released, the released figure and the same figure afterwards would
+# differ by exactly the rows that changed: one late file correcting one person's day would
+# give away that person's usage. So the gate records every period it releases usage over
+# (`UsageRelease`) and an import keeps those days as they were released.
+
+JUNE = dt.date(2026, 6, 1)
+LATE_DAY = dt.date(2026, 5, 25)
+
+
+def reimport_world() -> tuple[dict[str, Team], Round, list[tuple]]:
+    """Org/A and Org/B, six people each, every day of April-June on copilot (10 + i tokens
+    for the i-th person), and a cadence round open May 18-22 (period May 4-22, the period
+    before it April 15 - May 3)."""
+    people = [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)]
+    teams = roster({p: f"Org/{p[0].upper()}" for p in people})
+    rows = [
+        (p, "copilot", d, 10.0 + i)
+        for d in days(dt.date(2026, 4, 1), dt.date(2026, 6, 30))
+        for i, p in enumerate(people)
+    ]
+    load(rows)
+    round_ = cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 22))
+    return teams, round_, rows
+
+
+def late_export(rows: list[tuple]) -> tuple[str, dict[str, float]]:
+    """A later export of May 20 - June 10 (copilot) plus a second tool's May 25: identical to
+    the first except that a0's May 25 is 500 instead of 10 (a correction to one person's day)
+    and every June day is doubled. Returns the file and the changes it makes, by day."""
+    lines = ["email,date,tool,metric,value"]
+    for person, tool, day, value in rows:
+        if dt.date(2026, 5, 20) <= day <= dt.date(2026, 6, 10):
+            if person == "a0" and day == LATE_DAY:
+                value = 500.0
+            elif day >= JUNE:
+                value *= 2
+            lines.append(f"{person}@acme.test,{day},{tool},tokens,{value}")
+    lines += [f"a{i}@acme.test,{LATE_DAY},claude,tokens,7" for i in range(6)]
+    return "\n".join(lines) + "\n", {"a0": 490.0}
+
+
+def everything_overlapping_may(
+    teams: dict[str, Team], round_: Round, clients: dict[str, object]
+) -> dict[tuple, object]:
+    """Every usage figure any role can get over a period that overlaps May: May from the API
+    as HR (every team) and as Org/A's leader; the hotspots' round period and the period
+    before it (`usage_release_period`, what the hotspot service stores and pages show); and,
+    for good measure, the gate over a few free periods of May (no role can ask for those).
+    Copilot's only: a source with no usage at all before (claude, below) has no figure to
+    differ from; its new figures are audited like any other."""
+    out: dict[tuple, object] = {}
+    may = {"start": "2026-05-01", "end": "2026-05-31", "metric": "tokens"}
+    for who, client in clients.items():
+        for path in ("Org", "Org/A", "Org/B") if who == "hr" else ("Org/A",):
+            response = client.get(f"/api/v1/teams/{teams[path].pk}/usage/", may)  # type: ignore[attr-defined]
+            assert response.status_code == 200
+            out[(who, path, "May")] = [f for f in response.json() if f["source"] == "copilot"]
+    period = gate.usage_round_period(round_)
+    for start, end in (period, usage_previous_period(*period)):
+        released = usage_release_period(
+            start=start, end=end, metric_by_source={"copilot": "tokens"}
+        )
+        for team_id, figure in released.items():
+            out[("hotspots", team_id, start, end)] = figure
+    for start, end in (
+        (dt.date(2026, 5, 1), dt.date(2026, 5, 31)),
+        (dt.date(2026, 5, 20), dt.date(2026, 5, 31)),
+        (LATE_DAY, LATE_DAY),
+    ):
+        for path, team in teams.items():
+            for figure in usage_release_for_team(team=team, start=start, end=end, source="copilot"):
+                out[("gate", path, start, end, figure.source, figure.metric)] = figure
+    return out
+
+
+def may_figure(teams: dict[str, Team], path: str = "Org/A") -> float | None:
+    [figure] = usage_release_for_months(
+        team=teams[path], first_month=MAY, last_month=MAY, source="copilot", metric="tokens"
+    )
+    return figure.value
+
+
+@pytest.mark.django_db
+def test_a_late_export_cannot_change_a_released_month(hr_user) -> None:
+    from surveys.models import Role
+    from surveys.services import staff_user_create
+    from tests.conftest import PASSWORD, client_for
+
+    teams, round_, rows = reimport_world()
+    leader = staff_user_create(
+        username="lead-a", password=PASSWORD, kind=Role.Kind.LEADER, team_paths=["Org/A"]
+    )
+    clients = {"hr": client_for(hr_user), "leader": client_for(leader)}
+    before = everything_overlapping_may(teams, round_, clients)
+    released_may = may_figure(teams)
+    assert released_may is not None  # May was released: the attack has material
+    assert before[("leader", "Org/A", "May")][0]["value"] == released_may
+    june_before = dict(
+        TeamDayUsage.objects.filter(source="copilot", day=dt.date(2026, 6, 5)).values_list(
+            "team__path", "total"
+        )
+    )
+
+    text, _ = late_export(rows)
+    result = usage_import(
+        format="generic", files=usage_files_from_bytes([("late.csv", text.encode())])
+    )
+
+    # (1) The released figure is unchanged: a0's correction is not in it.
+    assert may_figure(teams) == released_may
+    # (2) Nothing any role can get over a period overlapping May differs.
+    after = everything_overlapping_may(teams, round_, clients)
+    assert after == before
+    # (3) Days outside every released period still follow latest wins: June is doubled, and
+    # the second tool (never released) is written on May 25 too.
+    june_after = dict(
+        TeamDayUsage.objects.filter(source="copilot", day=dt.date(2026, 6, 5)).values_list(
+            "team__path", "total"
+        )
+    )
+    assert june_after == {path: 2 * total for path, total in june_before.items()}
+    assert (
+        TeamDayUsage.objects.get(
+            source="claude", team__path="Org/A", day=LATE_DAY, metric="tokens"
+        ).total
+        == 42
+    )
+    # (4) The kept team-days are reported: copilot on May 25 for Org/A and Org.
+    assert result.team_days_kept == 2
+    assert "kept as released: 2 team-days" in result.summary()
+    record = UsageImport.objects.latest("id")
+    assert record.team_days_kept == 2
+    # Importing the same late file again changes nothing and keeps the same team-days.
+    cells = list(TeamDayUsage.objects.order_by("pk").values_list())
+    again = usage_import(
+        format="generic", files=usage_files_from_bytes([("late.csv", text.encode())])
+    )
+    assert (again.created, again.updated, again.deleted, again.team_days_written) == (0, 0, 0, 0)
+    assert again.team_days_kept == 2
+    assert list(TeamDayUsage.objects.order_by("pk").values_list()) == cells
+
+
+@pytest.mark.django_db
+def test_without_keeping_released_days_a_late_export_singles_one_person_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The attack above has teeth: if the import replaced released days (as before the
+    releases were recorded), May after minus May before is exactly a0's correction."""
+    from analytics import services
+
+    monkeypatch.setattr(services, "_released_periods", lambda result: {})
+    teams, _round, rows = reimport_world()
+    released_may = may_figure(teams)
+    assert released_may is not None
+    text, changes = late_export(rows)
+    usage_import(format="generic", files=usage_files_from_bytes([("late.csv", text.encode())]))
+    now = may_figure(teams)
+    assert now is not None  # still shown: on its own the new figure passes every rule
+    # Two released figures of the same team and month; their difference is one person's.
+    assert now - released_may == changes["a0"]
+
+
+@pytest.mark.django_db
+def test_the_gate_records_each_period_it_releases_once_and_only_when_something_is_shown() -> None:
+    teams, round_, _rows = reimport_world()
+    from analytics.models import UsageRelease
+
+    assert not UsageRelease.objects.exists()
+    for _ in range(2):
+        may_figure(teams)
+    period = gate.usage_round_period(round_)
+    usage_release_period(start=period[0], end=period[1], metric_by_source={"copilot": "tokens"})
+    # A period where nothing is shown (one day with two contributors) is not recorded.
+    load([("a0", "copilot", dt.date(2026, 7, 1), 5.0), ("a1", "copilot", dt.date(2026, 7, 1), 5.0)])
+    jul = dt.date(2026, 7, 1)
+    [hidden] = usage_release_for_team(team=teams["Org/A"], start=jul, end=jul, metric="tokens")
+    assert not hidden.shown
+    assert set(UsageRelease.objects.values_list("source", "start", "end")) == {
+        ("copilot", dt.date(2026, 5, 1), dt.date(2026, 5, 31)),
+        ("copilot", *period),
+    }

@@ -89,7 +89,7 @@ def some_hotspot() -> Hotspot:
 
 def reset_world() -> None:
     """Empty the organisation between generated worlds inside one test."""
-    from analytics.models import Publication, TeamDayUsage, UsageImport
+    from analytics.models import Publication, TeamDayUsage, UsageImport, UsageRelease
     from surveys.models import Answer, Cadence, Comment, Response
 
     Hotspot.objects.all().delete()
@@ -102,6 +102,7 @@ def reset_world() -> None:
     Round.objects.all().delete()
     Cadence.objects.all().delete()
     TeamDayUsage.objects.all().delete()
+    UsageRelease.objects.all().delete()  # a new world's usage is not the old one's
     UsageImport.objects.all().delete()
     Employee.objects.all().delete()
     for depth in sorted(set(Team.objects.values_list("depth", flat=True)), reverse=True):
