@@ -25,7 +25,9 @@ Three attack families are closed here.
    the span of the published cells holds 1..k-1 respondents. `analytics.disclosure` searches
    residual sets of three or more small groups only locally; `small_derived_sets` enumerates
    all of them from the reduced echelon form (see its docstring for why the search is
-   complete), and the least important published cell of each one's combination is withdrawn.
+   complete; the audit hands that form over), and the published cells are published again in
+   the audit's order, each one withdrawn that would bring one of those sets (or a disjoint
+   union of them below k) into the span (`analytics.disclosure.restricted_release`).
 3. Rule 6 on derived sets, for means (`bound_release`): no combination of the published cells
    is non-zero, >= 0 only on groups whose answers all sit at the top of the scale, <= 0 only on
    groups all at the bottom, and 0 elsewhere - the certificate that an LP attacker with the
