@@ -172,6 +172,12 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fix-up closes every database connection before and after each task unless
+# this is set (celery/celery#9824), so a worker would open a new PostgreSQL session per task
+# and ignore CONN_MAX_AGE. Set, the fix-up closes them only every this many tasks; between
+# tasks `pulse.celery` applies CONN_MAX_AGE and drops broken connections, as Django does
+# around each request.
+CELERY_DB_REUSE_MAX = 1000
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
