@@ -57,7 +57,7 @@ from surveys.models import (
 if TYPE_CHECKING:
     import psycopg
 
-FANOUT_CHUNK: int = getattr(settings, "PULSE_FANOUT_CHUNK", 500)
+FANOUT_CHUNK: int = getattr(settings, "PULSE_FANOUT_CHUNK", 1000)
 
 
 # --- Tokens -------------------------------------------------------------------------------------
