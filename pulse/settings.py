@@ -172,6 +172,16 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Each worker process reserves only the task it runs (late acknowledgement keeps it reserved
+# until done): Pulse's tasks are long (fan-out chunks, imports), and a worker holding several
+# in reserve leaves the others idle at the end of a fan-out while it works through them.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection before and after each task unless
+# this is set (celery/celery#9824), so a worker would open a new PostgreSQL session per task
+# and ignore CONN_MAX_AGE. Set, the fix-up closes them only every this many tasks; between
+# tasks `pulse.celery` applies CONN_MAX_AGE and drops broken connections, as Django does
+# around each request.
+CELERY_DB_REUSE_MAX = 1000
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -209,8 +219,10 @@ PULSE_AFTER_CLOSE_HOOKS: list[str] = [
 # A sender's lease on a batch of invitation emails: after this long, a sender that died is
 # presumed dead and the next run sends what it left unsent.
 PULSE_SEND_LEASE_SECONDS: int = env.int("PULSE_SEND_LEASE_SECONDS", default=600)
-# Invitations per fan-out task.
-PULSE_FANOUT_CHUNK: int = env.int("PULSE_FANOUT_CHUNK", default=500)
+# Invitations per fan-out task. Each task pays a fixed cost (broker round trips, a few
+# queries, the chunk's INSERT commit); a chunk is also the unit a crash redelivers and the
+# batch leased at once, so it must send well within PULSE_SEND_LEASE_SECONDS.
+PULSE_FANOUT_CHUNK: int = env.int("PULSE_FANOUT_CHUNK", default=1000)
 # Extra recipients of hotspot alerts (every active HR admin with an email address gets them
 # anyway), comma-separated. A malformed address stops start-up instead of losing alerts.
 PULSE_HOTSPOT_ALERT_TO: list[str] = env.list("PULSE_HOTSPOT_ALERT_TO", default=[])

@@ -438,10 +438,16 @@ class Invitation(models.Model):
     derived (HMAC with SECRET_KEY) from `nonce` and only its SHA-256 is stored for look-up.
     """
 
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="invitations")
+    # Indexed by `invitation_unique` and `invitation_round_sent` (round first), so no index of
+    # its own: every index is written again by each invitation's insert and sent mark.
+    round = models.ForeignKey(
+        Round, on_delete=models.CASCADE, related_name="invitations", db_index=False
+    )
     employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="invitations")
     nonce = models.CharField(max_length=64)
-    token_hash = models.CharField(max_length=64, unique=True)
+    # Unique as a constraint (looked up by equality only): `unique=True` would add a second,
+    # pattern-matching (LIKE) index that no query uses.
+    token_hash = models.CharField(max_length=64)
     send_at = models.DateTimeField(help_text="The employee's local opening time, in UTC.")
     sent_at = models.DateTimeField(null=True, blank=True)
     # A sender's lease on this invitation's email (see `invitations_send_due`).
@@ -453,6 +459,7 @@ class Invitation(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["round", "employee"], name="invitation_unique"),
+            models.UniqueConstraint(fields=["token_hash"], name="invitation_token_hash_unique"),
         ]
         indexes = [models.Index(fields=["round", "sent_at"], name="invitation_round_sent")]
 
