@@ -47,6 +47,16 @@ What is NOT guaranteed here:
 - Inequalities published as bands (">= 90% agree" on a team whose exact share is withheld).
 - Joint inference across different figures of the same item (its mean on crossing cells
   combined with its share or distribution on team atoms), and across rounds.
+- Identities across measures with different respondent sets. Each measure is audited over
+  the respondents who have a value for it, but a scale's score is a fixed function of its
+  items (WHO-5: 4 x the raw sum of all five; the other scales: the mean of the items a person
+  answered). On one shown cell, the items' sums minus the scale's sum times the number of
+  items concerns only the cell's people who answered some but not all of the scale's items:
+  with one such person in the cell, the sum of their answers is determined up to the
+  rounding of the published figures (integers on 0-100, so about n/2 per figure). Closing it
+  needs a scale and its items audited over one respondent set, or those "incomplete" sets
+  audited as derived sets; counts across different respondent sets (how many in a cell
+  skipped an item) are derivable the same way.
 """
 
 from __future__ import annotations
