@@ -48,14 +48,17 @@ What is NOT guaranteed here:
 - Joint inference across different figures of the same item (its mean on crossing cells
   combined with its share or distribution on team atoms), and across rounds.
 - Identities across measures with different respondent sets. Each measure is audited over
-  the respondents who have a value for it, but a scale's score is a fixed function of its
-  items (WHO-5: 4 x the raw sum of all five; the other scales: the mean of the items a person
-  answered). On one shown cell, the items' sums minus the scale's sum times the number of
-  items concerns only the cell's people who answered some but not all of the scale's items:
-  with one such person in the cell, the sum of their answers is determined up to the
-  rounding of the published figures (integers on 0-100, so about n/2 per figure). Closing it
-  needs a scale and its items audited over one respondent set, or those "incomplete" sets
-  audited as derived sets; counts across different respondent sets (how many in a cell
+  the respondents who have a value for it, and a scale's score is a fixed function of its
+  items. For WHO-5 (4 x the raw sum of all five) the items are reported over the scale's
+  respondents, so "items minus scale" concerns nobody (`analytics.publication._measures`).
+  For the mean-of-answered scales (CBI, COPSOQ, Pulse's AI constructs) it is not closed: on
+  one shown cell, the items' sums minus the scale's sum times the number of items concerns
+  only the cell's people who answered some but not all of the scale's items, and with one
+  such person in the cell the sum of their answers is determined up to the rounding of the
+  published figures (integers on 0-100, about n/2 per figure). Closing it needs the scale
+  and its items over one respondent set (which the "at least half" scoring rules forbid for
+  the scale) or those "incomplete" sets audited as derived sets (which hides the scale on
+  most teams at a 3% skip rate). Counts across different respondent sets (how many in a cell
   skipped an item) are derivable the same way.
 """
 

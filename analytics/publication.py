@@ -180,9 +180,18 @@ def _measures(
                 higher_is_better=question.scale.higher_is_better,
                 top2_label=question.scale.top2_label,
             )
+        # The items of a scale scored only when every item is answered (WHO-5) are reported
+        # over the scale's respondents: the scale's score is then a fixed sum of its items for
+        # everyone counted in either, and "items minus scale" on a cell concerns nobody
+        # (otherwise it would isolate the answers of the cell's people who skipped one item).
+        complete = (
+            scale_scores.get(question.scale.code)
+            if question.scale.scoring == Scale.Scoring.WHO5
+            else None
+        )
         for i, person in enumerate(answers):
             value = person.get(code)
-            if value is not None:
+            if value is not None and (complete is None or i in complete):
                 measure.values[i] = value
                 measure.categories[i] = value
         if measure.item is not None:

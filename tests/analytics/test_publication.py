@@ -7,8 +7,8 @@ import pytest
 from analytics.gate import release_rows
 from analytics.models import Publication, PublicationCell
 from analytics.publication import publication_compute, redact, round_results_publish
-from surveys.models import Response
-from tests.support.rounds import build_org, closed_round
+from surveys.models import Employee, Response
+from tests.support.rounds import build_org, closed_round, default_answer
 
 TEAMS = {
     "Company/Eng/API": 8,
@@ -212,3 +212,41 @@ def test_a_team_almost_all_in_the_risk_band_keeps_its_score_but_bands_the_percen
     assert who5["shown"] is True and who5["score"] < 50
     assert who5["risk_share"] is None
     assert who5["risk_share_band"].startswith(">= ")
+
+
+def test_who5_items_are_reported_over_the_scale_s_respondents_so_no_identity_isolates_a_skipper(
+    db: None,
+) -> None:
+    # WHO-5's score is 4 x the raw sum of all five items, so for everyone with a score the five
+    # item scores (0-100) add up to 5 x the scale score. If the items counted a person who
+    # skipped one item (and so has no scale score), "items minus 5 x scale" on any cell with
+    # them would be exactly the sum of that person's four answers.
+    build_org({"Company/Eng": 9, "Company/Sales": 9})
+    skipper = Employee.objects.order_by("email").first()
+    assert skipper is not None
+
+    def answer(employee, question, rng):  # type: ignore[no-untyped-def]
+        if employee.pk == skipper.pk and question.code == "WHO5_5":
+            return None  # "Prefer not to say"
+        if employee.pk == skipper.pk and question.code.startswith("WHO5_"):
+            return 5.0
+        return default_answer(employee, question, rng)
+
+    round_ = closed_round(audience=["Company"], answer=answer)
+    publication = publication_compute(round_id=round_.pk)
+    checked = 0
+    for cell in publication.cells.all():
+        figures = cell.figures
+        measures = [figures[code] for code in ("WHO5", *(f"WHO5_{j}" for j in range(1, 6)))]
+        if not all(m["shown"] for m in measures):
+            continue
+        scale, *items = measures
+        assert {item["n"] for item in items} == {scale["n"]}, cell.team_path
+        residual = (
+            sum(item["n"] * item["score"] for item in items) - 5 * scale["n"] * scale["score"]
+        )
+        assert residual == pytest.approx(0.0, abs=1e-6), (cell.team_path, cell.breakdown)
+        checked += 1
+    assert checked >= 1
+    org = _cell(publication, "")
+    assert org["WHO5_1"]["n"] == org["WHO5"]["n"] == org["respondents"]["n"] - 1
