@@ -27,8 +27,9 @@ memory); the machine may be loaded, so the best run of each is compared:
 - ratio: best import time / best `read_csv` time, in the same run, wall and CPU (target <= 3);
 - the baseline is not single-threaded: with the pandas installed here (3.1), `read_csv` of a
   local file of 5 MB or more parses byte ranges of it on `mode.max_threads` threads (default:
-  the CPUs available, at most 6), and the C parser releases the GIL while it tokenises, so on two CPUs its wall time
-  is ~60% of its CPU time (0.10 s wall for 0.16 CPU-s on the 200k Amazon Q file). The import
+  the CPUs available, at most 6), and the C parser releases the GIL while it tokenises, so on
+  two CPUs its wall time is ~60% of its CPU time (0.10 s wall for 0.16 CPU-s on the 200k
+  Amazon Q file). The import
   reads a file in chunks of bounded size (flat memory), a path that pandas parses on one
   thread, and its cells can be written only once every row is read (a day's figures are final
   after the last row), so it cannot overlap like that. For reference only, each run also times
