@@ -29,12 +29,11 @@ memory); the machine may be loaded, so the best run of each is compared:
   local file of 5 MB or more parses byte ranges of it on `mode.max_threads` threads (default:
   the CPUs available, at most 6), and the C parser releases the GIL while it tokenises, so on
   two CPUs its wall time is ~60% of its CPU time (0.10 s wall for 0.16 CPU-s on the 200k
-  Amazon Q file). The import
-  reads a file in chunks of bounded size (flat memory), a path that pandas parses on one
-  thread, and its cells can be written only once every row is read (a day's figures are final
-  after the last row), so it cannot overlap like that. For reference only, each run also times
-  `read_csv` on one thread (`mode.max_threads` = 1) and prints the import's ratio to it; the
-  verdicts below are against the default `read_csv`;
+  Amazon Q file). The import reads a file in chunks of bounded size (flat memory), a path
+  that pandas parses on one thread, and its cells can be written only once every row is read
+  (a day's figures are final after the last row), so it cannot overlap like that. For
+  reference only, each run also times `read_csv` on one thread (`mode.max_threads` = 1) and
+  prints the import's ratio to it; the verdicts below are against the default `read_csv`;
 - peak memory, two ways: the child's peak resident set size (`ru_maxrss`: the whole process,
   interpreter, Django, numpy and pandas included; the median of the runs), and the peak of
   the Python and numpy allocations made during the `usage_import` call (`tracemalloc`, in one
