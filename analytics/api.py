@@ -123,8 +123,9 @@ class UsageFigureOutput(serializers.Serializer):
 class TeamUsageApi(APIView):
     """A team's AI usage (its whole subtree) over whole calendar months (UTC) that have ended,
     through the release gate: each figure is shown only when >= k people contribute, nobody
-    more than 85%, and no difference with other released figures (other teams, other months,
-    the hotspots' round periods) singles out fewer people (`gate.usage_release_for_months`).
+    more than 85%, and no difference with other released figures (other teams, other ranges
+    of months, the hotspots' round months) singles out fewer people
+    (`gate.usage_release_for_months`).
     Free day ranges are refused: two of them would differ by a day."""
 
     permission_classes = [HasPulseRole]

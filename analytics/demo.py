@@ -213,6 +213,17 @@ def usage_exports(
     return out
 
 
+def usage_span_start(first_round: dt.date) -> dt.date:
+    """The first day of usage that generated worlds need for rounds opening on `first_round`
+    or later: the hotspots join a round with the last calendar month that ended before it
+    closed (`gate.usage_round_period`: at the earliest, the month before `first_round`'s) and
+    compare it with the month before that (`gate.usage_previous_period`)."""
+    from analytics import gate
+
+    earliest = gate.month_bounds(first_round.replace(day=1) - dt.timedelta(days=1))
+    return gate.usage_previous_period(*earliest)[0]
+
+
 def usage_import_generated(files: Mapping[str, list[tuple[str, bytes]]]) -> dict[str, str]:
     """Import generated exports through the real import service; format -> its summary."""
     from analytics.services import usage_files_from_bytes, usage_import
@@ -249,7 +260,9 @@ DEMO_PROFILES: dict[str, TeamProfile] = {
 
 def seed_hotspot_demo(*, today: dt.date, seed: int = 7) -> str:
     """The demo's survey history: a fortnightly cadence over the whole organisation, usage
-    exports of three formats imported for the whole span, then `DEMO_ROUNDS` rounds answered,
+    exports of three formats imported for the whole span (from the first day of the months the
+    rounds' usage months compare with, `usage_span_start`, to yesterday, so that every round
+    has its usage month and the month before), then `DEMO_ROUNDS` rounds answered,
     closed, published and assessed, with planted hotspots. Idempotent: once the cadence exists,
     its dates are kept (a later run neither moves nor duplicates a round) and usage is not
     imported again. Returns a one-line summary."""
@@ -266,7 +279,7 @@ def seed_hotspot_demo(*, today: dt.date, seed: int = 7) -> str:
         files = usage_exports(
             employees=employees,
             profiles=DEMO_PROFILES,
-            start=first - dt.timedelta(days=40),
+            start=usage_span_start(first),
             end=today - dt.timedelta(days=1),
             seed=seed,
         )

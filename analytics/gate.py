@@ -11,8 +11,8 @@ only err towards hiding:
   bound must be <= 85% of the period total).
 For a single day both bounds are exact. A cell from a team-level source without a per-person
 breakdown (`contributors` NULL) hides the whole period. Hidden figures carry a reason that
-names the rule, never the count that failed it. Periods are UTC days: a caller rolling up a
-survey round in local time passes the UTC days that cover it.
+names the rule, never the count that failed it. Periods are given as their first and last UTC
+day (inclusive) and are whole calendar months (below).
 
 Figures are not judged one by one only: a parent team's figure minus its shown children's
 would isolate the people sitting directly in it (and in its hidden children). Every team of a
@@ -23,16 +23,23 @@ attacker can work out by adding and subtracting the figures of a family has >= k
 and nobody above 85%. A figure summed over sources is shown only when each source's figure
 for that team is, so it reveals nothing the per-source figures do not.
 
-Across days: the figures that leave on request (the API) are over whole calendar months that
-have ended (`usage_release_for_months`: a range of months only when each of its months is
-shown); the hotspots read each cadence round's usage period and the period just before it
-(`usage_round_period`, `usage_previous_period`). A month minus a round's period, or one round's
-period minus an overlapping one's, would give a team's usage over a few days. So periods are
-not audited one by one: the timeline is cut into atoms at every boundary of those periods
-(`usage_atoms`), each atom is audited as a family, and a team's figure over any period is shown
-only when it is shown in every atom of the period (`usage_family_decisions`). Every figure is
-then a sum of (atom, residual) pieces that each pass, and so is every difference of figures
-(the argument: `analytics.usage_disclosure`).
+Across periods: every period over which usage leaves the system is a whole number of calendar
+months (UTC), and the gate refuses any other (`usage_atoms` raises): the API's months that
+have ended (`usage_release_for_months`), and for the hotspots each cadence round's usage month
+and the month before it (`usage_round_period`, `usage_previous_period`). Why months and nothing
+finer: figures of one team over two periods difference. A month minus an overlapping round's
+period, or one round's period minus another's, is the team's usage over a few days, which may
+hold fewer than k people or one dominant person; and auditing the pieces of the timeline
+("atoms") cut at the periods that exist when a figure is asked for does not close it, because
+a period created later (a new round) cuts a piece whose figures were already released and
+audited whole. With months only, no released period ever cuts another: the atoms are the
+calendar months, whatever rounds exist or are created later. Each month is audited as a
+family (`usage_family_decisions`), and a team's figure over a range of months is shown only
+when it is shown in each month of the range in which it has usage. So every released figure
+is a sum of whole-month figures that each pass the family audit, and every difference of
+released figures (between periods, teams or sources) is a sum of whole months that pass: a
+sum of passing (month, residual) pieces, which passes (the argument:
+`analytics.usage_disclosure`).
 
 Across versions of the data: a later export replaces the days it covers (latest wins), and a
 figure released before and the same figure after would differ by exactly the rows that
@@ -45,13 +52,6 @@ keeps the stored cells of every (source, day) inside a recorded period of that s
 (`usage_releasing`). Consequence: usage imported after its period was released (an export
 that lags behind a round's close, when the hotspots read the round's period) is kept out of
 those days for good, and counted as kept in the import's record.
-
-Known limit: atoms are derived from the rounds that exist when a figure is asked for. A
-round created later may cut a month or an earlier round's period that was already released;
-the figures released before were audited over the coarser atoms, and their differences with
-figures over the new period are not. This is not rare: a round's usage period reaches 14 days
-before it opens, so with fortnightly rounds every new round cuts the previous round's period
-(and a month boundary next to such a cut makes an atom of a day or two).
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import functools
-import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,55 +124,72 @@ def _decide(total: float, lower: int | None, upper: float | None) -> str:
     )
 
 
-USAGE_RECALL_DAYS = 14
-"""Days of usage before a round opens that its answers recall ("over the last two weeks")."""
+def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day of `month`'s calendar month."""
+    first = month.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, following - dt.timedelta(days=1)
 
 
-def usage_round_period(round_: Round) -> tuple[dt.date, dt.date]:
-    """The UTC days whose usage the hotspots join with `round_`'s answers: from
-    `USAGE_RECALL_DAYS` before it opened to the day it closed (or is due to close)."""
-    closed = min(round_.closed_at or round_.closes_at, round_.closes_at)
-    start = round_.opens_at.astimezone(dt.UTC).date() - dt.timedelta(days=USAGE_RECALL_DAYS)
-    return start, max(start, closed.astimezone(dt.UTC).date())
-
-
-def usage_previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
-    """The period of the same length just before `start`..`end` (the hotspots' change)."""
-    length = (end - start).days + 1
-    return start - dt.timedelta(days=length), start - dt.timedelta(days=1)
+def _month_index(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
 
 
 def usage_atoms(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """`start`..`end` cut into atoms (module docstring): the maximal day ranges that no period
-    of the period family splits. The family: every calendar month, and for every round of a
-    cadence (open or closed: its boundaries are cut as soon as it exists) its usage period and
-    the period just before it (`usage_round_period`, `usage_previous_period`). Read from the
-    database on each call, so nothing is persisted; a cut that is not released by anyone
-    only makes the atoms finer (more hiding, never less)."""
-    cuts = {start, end + dt.timedelta(days=1)}
-    month = (start.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-    while month <= end:
-        cuts.add(month)
-        month = (month + dt.timedelta(days=32)).replace(day=1)
-    rounds = Round.objects.filter(cadence__isnull=False).only("opens_at", "closes_at", "closed_at")
-    for round_ in rounds.order_by():
-        first, last = usage_round_period(round_)
-        before, _ = usage_previous_period(first, last)
-        cuts.update((before, first, last + dt.timedelta(days=1)))
-    bounds = sorted(c for c in cuts if start <= c <= end + dt.timedelta(days=1))
-    return [(a, b - dt.timedelta(days=1)) for a, b in itertools.pairwise(bounds)]
+    """The calendar months whose union is `start`..`end`, in order: the atoms every released
+    period is cut into (module docstring). Raises ValueError when `start`..`end` is not a
+    whole number of calendar months: the gate releases usage over nothing else, so that no
+    released period ever cuts another. Pure."""
+    if start > end or start.day != 1 or month_bounds(end)[1] != end:
+        raise ValueError(f"usage is released over whole calendar months only, not {start}..{end}")
+    months = [month_bounds(start)]
+    while months[-1][1] < end:
+        months.append(month_bounds(months[-1][1] + dt.timedelta(days=1)))
+    return months
+
+
+def usage_round_period(round_: Round) -> tuple[dt.date, dt.date]:
+    """The UTC days whose usage the hotspots join with `round_`'s answers: the last whole
+    calendar month that ended on or before the day it closed (or is due to close), in UTC.
+    A round closing on 2026-11-20 joins October 2026 (a round closing on 2026-12-01 joins
+    November: it ended at the start of that day).
+
+    Why a month and not the days the answers recall (the two weeks before the round opened, to
+    its close): usage leaves the system over whole months only (module docstring), so that no
+    released period cuts another and differences of released figures are whole months that
+    each passed the audit. Round-shaped periods overlapped the months and each other (with
+    fortnightly rounds every new round cut the previous round's period), and their
+    differences gave a few days of usage that no audit had checked. The cost: the usage lags
+    the answers it is joined with, by up to about seven weeks (a round closing on the last day
+    of a month joins the month before: its last day is a month before the close, its first
+    some eight and a half weeks), and rounds that close in the same month join the same usage
+    month, so they show the same usage and the same "change against the previous period"."""
+    closed = min(round_.closed_at or round_.closes_at, round_.closes_at)
+    closed_on = closed.astimezone(dt.UTC).date()
+    return month_bounds(closed_on.replace(day=1) - dt.timedelta(days=1))
+
+
+def usage_previous_period(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The period of as many whole calendar months as `start`..`end`, just before it (the
+    hotspots' change: for a round's usage month, the month before). Raises ValueError when
+    `start`..`end` is not whole months (`usage_atoms`). Pure."""
+    months = len(usage_atoms(start, end))
+    year, month = divmod(_month_index(start) - months, 12)
+    return dt.date(year, month + 1, 1), start - dt.timedelta(days=1)
 
 
 def usage_family_decisions(
     *, start: dt.date, end: dt.date, pairs: set[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[int, str]]:
-    """For each (source, metric) in `pairs`, every team's decision over `start`..`end` ('' shown,
-    else the reason): shown only when the team is shown in each atom of the period in which it
-    has usage (`usage_atoms`), each atom audited with every team of the organisation together
-    (`audit_family`), so that no difference of shown figures - between teams, between sources,
-    or between periods of the period family - singles out fewer than k people or a dominant
-    one (module docstring). One query for the stored daily cells of those pairs over the
-    period, for the whole organisation."""
+    """For each (source, metric) in `pairs`, every team's decision over the whole months
+    `start`..`end` ('' shown, else the reason): shown only when the team is shown in each month
+    of the period in which it has usage, each month audited with every team of the
+    organisation together (`audit_family`), so that no difference of shown figures - between
+    teams, between sources, or between ranges of months - singles out fewer than k people or
+    a dominant one (module docstring). Raises ValueError when the period is not whole months
+    (`usage_atoms`). One query for the stored daily cells of those pairs over the period, for
+    the whole organisation."""
+    atoms = usage_atoms(start, end)
     if not pairs:
         return {}
     which = Q()
@@ -193,16 +209,15 @@ def usage_family_decisions(
         )
         .order_by()
     )
-    atoms = usage_atoms(start, end)
-    firsts = [a.toordinal() for a, _ in atoms]
-    # (source, metric) -> atom -> team -> day -> cell
+    firsts = [first.toordinal() for first, _ in atoms]
+    # (source, metric) -> month -> team -> day -> cell
     families: dict[tuple[str, str], list[dict[int, dict[int, DayCell]]]] = {
         p: [{} for _ in atoms] for p in pairs
     }
     for source, metric, team_id, day, total, people, top, direct in rows.iterator(2000):
         ordinal = day.toordinal()
-        atom = bisect.bisect_right(firsts, ordinal) - 1
-        families[(source, metric)][atom].setdefault(team_id, {})[ordinal] = DayCell(
+        month = bisect.bisect_right(firsts, ordinal) - 1
+        families[(source, metric)][month].setdefault(team_id, {})[ordinal] = DayCell(
             total, people, top, direct
         )
     teams = [
@@ -210,13 +225,13 @@ def usage_family_decisions(
         for pk, parent, depth in Team.objects.values_list("id", "parent_id", "depth")
     ]
     out: dict[tuple[str, str], dict[int, str]] = {}
-    for pair, per_atom in families.items():
+    for pair, per_month in families.items():
         decided: dict[int, str] = {}
-        for cells in per_atom:
+        for cells in per_month:
             for team_id, reason in audit_family(
                 teams=teams, cells=cells, decide=_decide, protects_reason=USAGE_HIDDEN_PROTECTS
             ).items():
-                if not decided.get(team_id):  # the first atom that hides it gives the reason
+                if not decided.get(team_id):  # the first month that hides it gives the reason
                     decided[team_id] = reason
         out[pair] = decided
     return out
@@ -254,13 +269,6 @@ def usage_release_record(*, sources: Iterable[str], start: dt.date, end: dt.date
     )
 
 
-def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
-    """The first and last day of `month`'s calendar month."""
-    first = month.replace(day=1)
-    following = (first + dt.timedelta(days=32)).replace(day=1)
-    return first, following - dt.timedelta(days=1)
-
-
 def usage_release_for_months(
     *,
     team: Team,
@@ -271,17 +279,12 @@ def usage_release_for_months(
 ) -> list[UsageFigure]:
     """`team`'s usage over whole calendar months (UTC days), `first_month`..`last_month` (any
     day of each), for the figures that leave on request (the API). Each month is its own
-    family (`usage_release_for_team`, itself audited atom by atom: a month minus a round's
-    period isolates nobody); a (source, metric) over the range is shown only when its figure
-    is shown in every month the team used it, and is then the sum of those monthly figures.
-    So whatever ranges are asked for, every figure is a sum of audited monthly ones:
-    differences between ranges give months, never days. The caller refuses months that have
-    not ended (a month still being imported would move day by day)."""
-    months = []
-    current = first_month.replace(day=1)
-    while current <= last_month:
-        months.append(month_bounds(current))
-        current = months[-1][1] + dt.timedelta(days=1)
+    family (`usage_release_for_team`); a (source, metric) over the range is shown only when
+    its figure is shown in every month the team used it, and is then the sum of those monthly
+    figures. So whatever ranges are asked for, every figure is a sum of audited monthly ones:
+    differences between ranges give whole months that passed, never days. The caller refuses
+    months that have not ended (a month still being imported would move day by day)."""
+    months = usage_atoms(month_bounds(first_month)[0], month_bounds(last_month)[1])
     combined: dict[tuple[str, str], list[UsageFigure]] = {}
     for start, end in months:
         for f in usage_release_for_team(
@@ -315,14 +318,16 @@ def usage_release_for_team(
     source: str | None = None,
     metric: str | None = None,
 ) -> list[UsageFigure]:
-    """Every (source, metric) with usage for `team` (its whole subtree) between `start` and
-    `end` (UTC days, inclusive), each released or hidden with its reason, decided with every
-    other team's figure of the same source, metric and period, atom by atom
+    """Every (source, metric) with usage for `team` (its whole subtree) over the whole calendar
+    months `start`..`end` (first and last UTC day), each released or hidden with its reason,
+    decided with every other team's figure of the same source, metric and month, month by month
     (`usage_family_decisions`), so that neither parent-minus-children differences nor
-    differences with the figures over other periods of the period family isolate anyone. The
-    caller has already checked that the user may see `team` (`teams_visible_to`).
-    Records the period as released for every source with a shown figure (`UsageRelease`):
-    from then on imports keep those days as they are."""
+    differences with the figures over other ranges of months isolate anyone. Raises ValueError
+    for a period that is not whole months (`usage_atoms`). The caller has already checked that
+    the user may see `team` (`teams_visible_to`). Records the period as released for every
+    source with a shown figure (`UsageRelease`): from then on imports keep those days as they
+    are."""
+    usage_atoms(start, end)
     with usage_releasing():
         figures = _team_figures(team=team, start=start, end=end, source=source, metric=metric)
         usage_release_record(sources={f.source for f in figures if f.shown}, start=start, end=end)
@@ -347,7 +352,6 @@ def _team_figures(
         )
         .order_by("source", "metric", "unit")
     )
-    several_days = end > start
     grouped = list(grouped)
     family = usage_family_decisions(
         start=start, end=end, pairs={(g["source"], g["metric"]) for g in grouped}
@@ -359,7 +363,7 @@ def _team_figures(
             contributors_lower_bound=None if g["unknown"] else g["lower"],
             max_single_upper_bound=None if g["unknown"] else g["upper"],
         ) or family[(g["source"], g["metric"])].get(team.pk, USAGE_HIDDEN_NO_BREAKDOWN)
-        unit = "person-days" if g["unit"] == "people" and several_days else g["unit"]
+        unit = "person-days" if g["unit"] == "people" else g["unit"]  # a month: several days
         figures.append(
             UsageFigure(
                 team_id=team.pk,
@@ -758,17 +762,20 @@ GROUP BY team_id
 def usage_release_period(
     *, start: dt.date, end: dt.date, metric_by_source: dict[str, str]
 ) -> dict[int, ReleasedUsagePeriod]:
-    """Every team's usage between `start` and `end` (UTC days, inclusive) of the metric chosen
-    for each source, summed over sources, released or hidden by rule 11 with the same bounds as
-    `usage_release_for_team` (taken over every source-day: distinct people >= the largest daily
-    count; one person's total <= the sum of daily maxima), and shown only when each source's
-    figure for the team is shown in its family, atom by atom (`usage_family_decisions`: no
-    parent-minus-children difference, nor one with a month or another round's period,
-    isolates anyone). A team with no usage has no entry.
+    """Every team's usage over the whole calendar months `start`..`end` (first and last UTC
+    day) of the metric chosen for each source, summed over sources, released or hidden by rule
+    11 with the same bounds as `usage_release_for_team` (taken over every source-day: distinct
+    people >= the largest daily count; one person's total <= the sum of daily maxima), and
+    shown only when each source's figure for the team is shown in its family, month by month
+    (`usage_family_decisions`: no parent-minus-children difference, nor one with another range
+    of months, isolates anyone). A team with no usage has no entry. Raises ValueError for a
+    period that is not whole months (`usage_atoms`); the hotspots pass a round's usage month
+    and the month before it (`usage_round_period`, `usage_previous_period`).
     One aggregate query for the whole organisation (per team and day, then per team); for
     server-side computation acting for HR. When any team is shown, records the period as
     released for every source of `metric_by_source` (`UsageRelease`): from then on imports
     keep those days as they are."""
+    usage_atoms(start, end)
     if not metric_by_source:
         return {}
     with usage_releasing():

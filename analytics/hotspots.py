@@ -11,15 +11,17 @@ The join, per closed round of a cadence and per team at every level:
   `gate.release_team_surveys` (shown cells only: a hidden, banded or empty construct is absent;
   a team whose respondents count is hidden has no survey side).
 - Usage side: `gate.usage_release_period` (rule 11: >= k contributors, nobody above 85%,
-  audited atom by atom with the calendar months and the other rounds' periods, so that no
-  difference between them isolates a few days: `gate.usage_atoms`).
-  The period is the UTC days from 14 days before the round opened to the day it closed: the
-  union of the two-week recall windows ("over the last two weeks") of everyone who could
-  answer. Intensity is the measure's units per contributing person per day (total / active
+  audited month by month with every team, so that no difference between released figures
+  isolates anyone: `gate.usage_family_decisions`).
+  The period is the last whole calendar month (UTC) that ended on or before the day the round
+  closed (`gate.usage_round_period`): usage leaves the system over whole months only, so that
+  no released period cuts another. It lags the answers' two-week recall by up to about seven
+  weeks, and rounds that close in the same month join the same month (same usage, same
+  change). Intensity is the measure's units per contributing person per day (total / active
   person-days). The measure is the first of `INTENSITY_MEASURES` with usage in the period;
   each source contributes the first of the measure's metric names it reports (tokens: `tokens`,
-  else `total_tokens`, else `output_tokens`), summed over sources. Change: intensity
-  against the period of the same length just before (when that one is released too).
+  else `total_tokens`, else `output_tokens`), summed over sources. Change: intensity against
+  the calendar month before (when that one is released too).
   Concentration: the upper bound of the heaviest person's share. Active share: the average
   share of the team active on a day with usage (active person-days / (headcount x days)).
   Distinct people are stored per source and day only, so the released contributor count over
@@ -78,7 +80,6 @@ from analytics.models import (
 )
 from surveys.models import Employee, Question, Role, Round, SurveyTemplate, Team, Wave
 
-RECALL_DAYS: Final = gate.USAGE_RECALL_DAYS
 FOLLOW_UP_TEMPLATE: Final = "Hotspot follow-up pulse"
 FOLLOW_UP_SCALES: Final = ("WHO5", "AUP", "PAU", "AWI")
 """WHO-5 (5 items) + AI usage pressure (3) + performative use (2) + work intensification (2):
@@ -119,8 +120,8 @@ INTENSITY_MEASURES: Final = (
 
 
 def round_usage_period(round_: Round) -> tuple[dt.date, dt.date]:
-    """The UTC days whose usage is joined with `round_`'s answers (module docstring). Defined in
-    the gate, which cuts its atoms at these periods' boundaries (`gate.usage_atoms`)."""
+    """The UTC days whose usage is joined with `round_`'s answers: a whole calendar month
+    (module docstring). Defined in the gate, which releases usage over whole months only."""
     return gate.usage_round_period(round_)
 
 

@@ -134,8 +134,8 @@ class UsageRelease(models.Model):
     Released data never changes: an import keeps the stored cells of every (source, day) that
     lies inside a recorded period of that source (`analytics.services`), because a figure
     released before and the same figure after a re-import would differ by exactly the changed
-    rows' usage, which may be one person's. The gate also cuts its atoms at these periods'
-    boundaries (`analytics.gate.usage_atoms`).
+    rows' usage, which may be one person's. Every recorded period is a whole number of
+    calendar months: the gate releases usage over nothing finer (`analytics.gate.usage_atoms`).
     """
 
     source = models.CharField(max_length=60)

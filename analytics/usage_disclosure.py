@@ -32,26 +32,26 @@ Sums of released figures reveal nothing more: a figure summed over sources is re
 when each source's figure for that team is (callers do this: `analytics.gate`).
 
 Across periods. Figures of one team over different periods difference too: a calendar month
-minus a round's period is the team's usage over the month's other days, which may hold fewer
-than k people or one dominant person; two overlapping rounds' periods likewise. So the caller
-(`analytics.gate.usage_family_decisions`) does not audit a released period as one family. The
-*period family* is every period any consumer releases (every calendar month; every round's
-usage period and the period just before it). The timeline is cut into *atoms*: the maximal day
-ranges that no boundary of a family period splits, so every family period is a disjoint union
-of atoms. Each atom is audited as a family of its own (this function, the atom as the period),
-and a team's figure over a period X is released only when the team is shown in EVERY atom of X
-(where it has usage). Why that suffices: pieces are (atom, residual of a shown team in that
-atom); within an atom the residuals of the shown teams are disjoint and each passes the rule;
-pieces of different atoms are disjoint because atoms are. A released figure of a team over X
-is the sum over X's atoms of its figure in each atom, each of which is a union of pieces, so
-every released figure (any team, any released period) is a union of pieces, and so is every
-0/1 combination of them that the attacker can compute exactly. A union of disjoint passing
-pieces passes: it holds at least the >= k people of any one of them, and a person's value in
-each piece is <= 85% of that piece's total (in an atom a person sits in one residual), so their
-total over the union is <= 85% of the union's.
-Within an atom the days are still pooled with the conservative bounds above. The bound is as
-good as the atoms are complete: a figure released before a later period's boundary existed
-was audited over coarser atoms (`analytics.gate` names this gap).
+minus an overlapping shorter period is the team's usage over the month's other days, which may
+hold fewer than k people or one dominant person. So the caller
+(`analytics.gate.usage_family_decisions`) releases usage over whole calendar months only and
+audits month by month: the *atoms* are the calendar months (every released period is a
+disjoint union of them, and no released period ever splits one, whatever periods are released
+later). Each month is audited as a family of its own (this function, the month as the period),
+and a team's figure over a range of months X is released only when the team is shown in EVERY
+month of X (where it has usage). Why that suffices: pieces are (month, residual of a shown
+team in that month); within a month the residuals of the shown teams are disjoint and each
+passes the rule; pieces of different months are disjoint because months are. A released figure
+of a team over X is the sum over X's months of its figure in each month, each of which is a
+union of pieces, so every released figure (any team, any released range of months) is a union
+of pieces, and so is every 0/1 combination of them that the attacker can compute exactly: any
+difference of released figures is a sum of whole-month pieces that each passed. A union of
+disjoint passing pieces passes: it holds at least the >= k people of any one of them, and a
+person's value in each piece is <= 85% of that piece's total (in a month a person sits in one
+residual), so their total over the union is <= 85% of the union's.
+Within a month the days are still pooled with the conservative bounds above. Finer periods
+would break this: a period that cuts a month already released (audited whole) leaves, in the
+difference, a part of the month that no audit checked; that is why the gate refuses them.
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ def build(rng: np.random.Generator) -> dict[str, object]:
     from django.db import connection
     from django.utils import timezone
 
+    from analytics.demo import usage_span_start
     from analytics.models import Publication, PublicationCell, TeamDayUsage
     from surveys.models import Cadence, Employee, Role, Round, SurveyTemplate, Team
 
@@ -153,7 +154,7 @@ def build(rng: np.random.Generator) -> dict[str, object]:
         PublicationCell.objects.bulk_create(rows, batch_size=2000)
         rounds.append(round_)
 
-    start = FIRST_ROUND - dt.timedelta(days=40)
+    start = usage_span_start(FIRST_ROUND)  # every round's usage month and the month before
     end = FIRST_ROUND + dt.timedelta(weeks=2 * (ROUNDS - 1), days=6)
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     intensity = {

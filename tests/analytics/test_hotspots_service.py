@@ -303,3 +303,31 @@ def test_a_state_change_needs_a_known_state_and_a_fresh_view(alerted_hr) -> None
         hotspots.hotspot_update(hotspot=stale, user=alerted_hr, state=Hotspot.State.ACKNOWLEDGED)
     assert Hotspot.objects.get(pk=hotspot.pk).state == Hotspot.State.RESOLVED
     assert HotspotNote.objects.filter(hotspot=hotspot).count() == 1
+
+
+def test_the_demo_shows_its_planted_hotspots_on_first_start(db: None) -> None:
+    """`make run` seeds the demo once (`seed_demo`); its planted teams are hotspots at once, on
+    usage months that each round's usage month and the month before are complete for."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from analytics import gate
+    from analytics.demo import DEMO_HOTSPOTS
+    from analytics.models import UsageRelease
+    from surveys.demo import DEMO_HR, DEMO_PASSWORD
+    from tests.conftest import client_for
+
+    call_command("seed_demo")
+    assert set(Hotspot.objects.values_list("team__path", flat=True)) == set(DEMO_HOTSPOTS)
+    runs = list(HotspotRun.objects.order_by("round__scheduled_for"))
+    assert len(runs) == 4
+    for run in runs:
+        assert (run.period_start, run.period_end) == gate.usage_round_period(run.round)
+        assert run.n_tested >= 10
+    assert "Engineering/Platform/API" in _flagged(runs[-1].round)
+    for start, end in UsageRelease.objects.values_list("start", "end"):
+        assert start.day == 1 and gate.month_bounds(end)[1] == end
+    hr = get_user_model().objects.get(username=DEMO_HR)
+    assert hr.check_password(DEMO_PASSWORD)
+    page = client_for(hr).get("/results/hotspots/").content.decode()
+    assert "Engineering/Platform/API" in page

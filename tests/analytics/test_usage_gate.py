@@ -1,5 +1,6 @@
 """Rule 11 at the exit: a team's usage is shown only when >= k people contribute and nobody
-contributes more than 85%; over several days, with bounds that can only err towards hiding."""
+contributes more than 85%; over the days of a month, with bounds that can only err towards
+hiding; and over whole calendar months only."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from analytics import gate
 from analytics.gate import (
     USAGE_HIDDEN_DOMINANT,
     USAGE_HIDDEN_NO_BREAKDOWN,
+    month_bounds,
     usage_release_decision,
     usage_release_for_team,
+    usage_release_period,
 )
+from analytics.models import UsageRelease
 from analytics.services import usage_files_from_bytes, usage_import
 from surveys.models import Team
 from surveys.services import roster_import, staff_user_create
@@ -21,6 +25,7 @@ from tests.conftest import PASSWORD, client_for
 
 D1 = dt.date(2026, 5, 4)
 D2 = dt.date(2026, 5, 5)
+MAY = month_bounds(D1)
 
 
 @pytest.fixture
@@ -41,20 +46,20 @@ def load(rows: list[tuple[str, dt.date, float]]) -> None:
     usage_import(format="generic", files=usage_files_from_bytes([("u.csv", text.encode())]))
 
 
-def figure(team: Team, start: dt.date, end: dt.date, metric: str = "lines"):
-    [f] = usage_release_for_team(team=team, start=start, end=end, metric=metric)
+def figure(team: Team, month: tuple[dt.date, dt.date] = MAY, metric: str = "lines"):
+    [f] = usage_release_for_team(team=team, start=month[0], end=month[1], metric=metric)
     return f
 
 
 def test_a_team_with_five_balanced_contributors_is_shown(big_org) -> None:
     load([(f"a{i}@acme.test", D1, 10) for i in range(5)])
-    f = figure(big_org["Org/A"], D1, D1)
+    f = figure(big_org["Org/A"])
     assert (f.shown, f.value, f.hidden_reason) == (True, 50, "")
 
 
 def test_fewer_than_k_contributors_are_hidden_without_saying_how_many(big_org) -> None:
     load([(f"a{i}@acme.test", D1, 10) for i in range(4)])
-    f = figure(big_org["Org/A"], D1, D1)
+    f = figure(big_org["Org/A"])
     assert (f.shown, f.value) == (False, None)
     assert f.hidden_reason == "hidden: fewer than 5 people contribute"
     assert "4" not in f.hidden_reason
@@ -63,13 +68,13 @@ def test_fewer_than_k_contributors_are_hidden_without_saying_how_many(big_org) -
 def test_one_dominant_contributor_hides_the_team(big_org) -> None:
     # 5 people, one with 86% of the total.
     load([("a0@acme.test", D1, 860)] + [(f"a{i}@acme.test", D1, 35) for i in range(1, 5)])
-    f = figure(big_org["Org/A"], D1, D1)
+    f = figure(big_org["Org/A"])
     assert (f.shown, f.hidden_reason) == (False, USAGE_HIDDEN_DOMINANT)
 
 
 def test_exactly_85_percent_is_still_shown(big_org) -> None:
     load([("a0@acme.test", D1, 850)] + [(f"a{i}@acme.test", D1, 37.5) for i in range(1, 5)])
-    assert figure(big_org["Org/A"], D1, D1).shown
+    assert figure(big_org["Org/A"]).shown
 
 
 def test_parent_team_figures_are_exact_distinct_counts_per_day(big_org) -> None:
@@ -80,19 +85,19 @@ def test_parent_team_figures_are_exact_distinct_counts_per_day(big_org) -> None:
         + [(f"a{i}@acme.test", D1, 10) for i in range(3)]
         + [("b0@acme.test", D1, 10)]
     )
-    assert figure(big_org["Org"], D1, D1).value == 50
-    assert not figure(big_org["Org/A"], D1, D1).shown
-    assert not figure(big_org["Org/B"], D1, D1).shown
+    assert figure(big_org["Org"]).value == 50
+    assert not figure(big_org["Org/A"]).shown
+    assert not figure(big_org["Org/B"]).shown
 
 
-def test_a_period_uses_the_largest_daily_count_not_a_sum_of_days(big_org) -> None:
+def test_a_month_uses_the_largest_daily_count_not_a_sum_of_days(big_org) -> None:
     # The same 3 people on two days: never 6 people.
     load([(f"a{i}@acme.test", day, 10) for i in range(3) for day in (D1, D2)])
-    f = figure(big_org["Org/A"], D1, D2)
+    f = figure(big_org["Org/A"])
     assert not f.shown and "fewer than 5" in f.hidden_reason
 
 
-def test_a_period_hides_a_person_who_may_dominate_across_days(big_org) -> None:
+def test_a_month_hides_a_person_who_may_dominate_across_days(big_org) -> None:
     # Each day one heavy user (a0 on D1, a1 on D2) holding 80% of that day: the sum of daily
     # maxima (1600 of 2000) is 80% -> shown; a heavier pattern crosses 85% -> hidden.
     load([("a0@acme.test", D1, 800)] + [(f"a{i}@acme.test", D1, 50) for i in range(1, 5)])
@@ -100,18 +105,18 @@ def test_a_period_hides_a_person_who_may_dominate_across_days(big_org) -> None:
         [("a1@acme.test", D2, 800), ("a0@acme.test", D2, 50)]
         + [(f"a{i}@acme.test", D2, 50) for i in range(2, 5)]
     )
-    assert figure(big_org["Org/A"], D1, D2).shown
-    # The next two days (D1..D2 is released now, so it stays as it is): a0 holds 800 of the
-    # first and 950 of the second: 1750 of 2000 = 87.5%.
-    d3, d4 = D2 + dt.timedelta(days=1), D2 + dt.timedelta(days=2)
+    assert figure(big_org["Org/A"]).shown
+    # Two days of June (May is released now, so it stays as it is): a0 holds 800 of the first
+    # and 950 of the second: 1750 of 2000 = 87.5%.
+    d3, d4 = dt.date(2026, 6, 4), dt.date(2026, 6, 5)
     load([("a0@acme.test", d3, 800)] + [(f"a{i}@acme.test", d3, 50) for i in range(1, 5)])
     load([("a0@acme.test", d4, 950)] + [(f"a{i}@acme.test", d4, 12.5) for i in range(1, 5)])
-    assert figure(big_org["Org/A"], d3, d4).hidden_reason == USAGE_HIDDEN_DOMINANT
+    assert figure(big_org["Org/A"], month_bounds(d3)).hidden_reason == USAGE_HIDDEN_DOMINANT
 
 
-def test_people_count_metrics_become_person_days_over_a_period(big_org) -> None:
+def test_people_count_metrics_become_person_days_over_a_month(big_org) -> None:
     load([(f"a{i}@acme.test", day, 10) for i in range(5) for day in (D1, D2)])
-    f = figure(big_org["Org/A"], D1, D2, metric="active_users")
+    f = figure(big_org["Org/A"], metric="active_users")
     assert (f.shown, f.value, f.unit) == (True, 10, "person-days")
 
 
@@ -122,7 +127,7 @@ def test_team_level_sources_without_a_breakdown_are_never_shown(big_org) -> None
             [("t.csv", b"team,date,tool,metric,value\nOrg/A,2026-05-04,legacy,suggestions,500\n")]
         ),
     )
-    f = figure(big_org["Org/A"], D1, D1, metric="suggestions")
+    f = figure(big_org["Org/A"], metric="suggestions")
     assert (f.shown, f.hidden_reason) == (False, USAGE_HIDDEN_NO_BREAKDOWN)
 
 
@@ -218,3 +223,34 @@ def test_a_range_of_months_minus_one_of_them_does_not_give_a_hidden_month(
         team=big_org["Org/A"], start=dt.date(2026, 5, 1), end=dt.date(2026, 6, 30), metric="lines"
     )
     assert free.shown and free.value == 577
+
+
+def test_the_gate_releases_usage_over_whole_calendar_months_only(big_org) -> None:
+    """A day, a month cut short, a range that starts or ends inside a month: refused, whoever
+    asks, and nothing recorded as released (so nothing can be differenced against a month)."""
+    load([(f"a{i}@acme.test", D1, 10) for i in range(5)])
+    cut = [
+        (D1, D1),
+        (D1, D2),
+        (dt.date(2026, 5, 1), dt.date(2026, 5, 30)),
+        (dt.date(2026, 5, 2), dt.date(2026, 5, 31)),
+        (dt.date(2026, 4, 1), dt.date(2026, 5, 4)),
+        (dt.date(2026, 6, 1), dt.date(2026, 5, 31)),
+    ]
+    for start, end in cut:
+        with pytest.raises(ValueError, match="whole calendar months"):
+            usage_release_for_team(team=big_org["Org/A"], start=start, end=end)
+        with pytest.raises(ValueError, match="whole calendar months"):
+            usage_release_period(start=start, end=end, metric_by_source={"copilot": "lines"})
+        with pytest.raises(ValueError, match="whole calendar months"):
+            gate.usage_previous_period(start, end)
+    assert not UsageRelease.objects.exists()
+    # Whole months, one or several, are served; each is a union of months.
+    assert figure(big_org["Org/A"]).shown
+    assert gate.usage_atoms(dt.date(2026, 4, 1), dt.date(2026, 6, 30)) == [
+        month_bounds(dt.date(2026, m, 1)) for m in (4, 5, 6)
+    ]
+    assert gate.usage_previous_period(dt.date(2026, 1, 1), dt.date(2026, 2, 28)) == (
+        dt.date(2025, 11, 1),
+        dt.date(2025, 12, 31),
+    )

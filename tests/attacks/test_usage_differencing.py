@@ -39,6 +39,8 @@ from surveys.services.config import cadence_save
 K = 5
 D1 = dt.date(2026, 5, 4)
 D2 = dt.date(2026, 5, 5)
+MAY = dt.date(2026, 5, 1)
+FIRST, LAST = gate.month_bounds(MAY)  # usage leaves over whole months only
 
 
 def roster(people: dict[str, str]) -> dict[str, Team]:
@@ -105,7 +107,7 @@ def assert_nothing_singled_out(
     return with_people
 
 
-def released_per_source(start: dt.date, end: dt.date, people: list[str]):
+def released_per_source(people: list[str], start: dt.date = FIRST, end: dt.date = LAST):
     out = []
     for team in Team.objects.all():
         for figure in usage_release_for_team(team=team, start=start, end=end, metric="tokens"):
@@ -124,15 +126,15 @@ def test_a_parent_minus_its_shown_child_does_not_single_out_the_parents_direct_m
     load([(p, "copilot", D1, v) for p, v in truth.items()])
 
     names = list(people)
-    released = [(row, value) for _, row, value in released_per_source(D1, D1, names)]
+    released = [(row, value) for _, row, value in released_per_source(names)]
     assert assert_nothing_singled_out(released, truth, names) >= 1
     shown = {
         path: f.shown
         for path in ("Org", "Org/A", "Org/B")
-        for f in usage_release_for_team(team=teams[path], start=D1, end=D1, metric="tokens")
+        for f in usage_release_for_team(team=teams[path], start=FIRST, end=LAST, metric="tokens")
     }
     assert shown == {"Org": True, "Org/A": False, "Org/B": False}
-    [hidden] = usage_release_for_team(team=teams["Org/A"], start=D1, end=D1, metric="tokens")
+    [hidden] = usage_release_for_team(team=teams["Org/A"], start=FIRST, end=LAST, metric="tokens")
     assert hidden.hidden_reason == USAGE_HIDDEN_PROTECTS and hidden.value is None
 
 
@@ -152,16 +154,16 @@ def test_a_residual_of_five_dominated_by_one_person_is_not_derivable() -> None:
     load([(p, "copilot", D1, v) for p, v in truth.items()])
 
     names = list(people)
-    released = [(row, value) for _, row, value in released_per_source(D1, D1, names)]
+    released = [(row, value) for _, row, value in released_per_source(names)]
     assert assert_nothing_singled_out(released, truth, names) >= 1
-    [org] = usage_release_for_team(team=teams["Org"], start=D1, end=D1, metric="tokens")
-    [a] = usage_release_for_team(team=teams["Org/A"], start=D1, end=D1, metric="tokens")
+    [org] = usage_release_for_team(team=teams["Org"], start=FIRST, end=LAST, metric="tokens")
+    [a] = usage_release_for_team(team=teams["Org/A"], start=FIRST, end=LAST, metric="tokens")
     assert (org.shown, a.shown, a.hidden_reason) == (True, False, USAGE_HIDDEN_PROTECTS)
 
     # Cells stored before the direct maximum existed fall back on the team's own maximum: a
     # larger bound, so still hidden.
     TeamDayUsage.objects.update(direct_max_single=None)
-    [a] = usage_release_for_team(team=teams["Org/A"], start=D1, end=D1, metric="tokens")
+    [a] = usage_release_for_team(team=teams["Org/A"], start=FIRST, end=LAST, metric="tokens")
     assert not a.shown
 
 
@@ -174,9 +176,9 @@ def test_teams_whose_differences_are_safe_are_all_shown() -> None:
     load([(p, "copilot", day, v) for p, v in truth.items() for day in (D1, D2)])
 
     for path in ("Org", "Org/A", "Org/B"):
-        [f] = usage_release_for_team(team=teams[path], start=D1, end=D2, metric="tokens")
+        [f] = usage_release_for_team(team=teams[path], start=FIRST, end=LAST, metric="tokens")
         assert f.shown, path
-    period = usage_release_period(start=D1, end=D2, metric_by_source={"copilot": "tokens"})
+    period = usage_release_period(start=FIRST, end=LAST, metric_by_source={"copilot": "tokens"})
     assert {teams[p].pk for p in ("Org", "Org/A", "Org/B")} <= {
         t for t, r in period.items() if r.shown
     }
@@ -196,9 +198,9 @@ def test_over_several_days_the_residual_bound_uses_each_days_direct_maximum() ->
         ]
         rows += [(f"a{i}", "copilot", day, 100.0) for i in range(5)]
     load(rows)
-    [org] = usage_release_for_team(team=teams["Org"], start=D1, end=D2, metric="tokens")
-    [a] = usage_release_for_team(team=teams["Org/A"], start=D1, end=D2, metric="tokens")
-    [b] = usage_release_for_team(team=teams["Org/B"], start=D1, end=D2, metric="tokens")
+    [org] = usage_release_for_team(team=teams["Org"], start=FIRST, end=LAST, metric="tokens")
+    [a] = usage_release_for_team(team=teams["Org/A"], start=FIRST, end=LAST, metric="tokens")
+    [b] = usage_release_for_team(team=teams["Org/B"], start=FIRST, end=LAST, metric="tokens")
     assert (org.shown, a.shown, b.shown) == (True, False, False)
 
 
@@ -212,14 +214,14 @@ def test_a_sum_over_tools_is_not_shown_when_one_tools_figure_is_hidden() -> None
     rows += [("a0", "claude", D1, 7.0), ("a1", "claude", D1, 9.0)]
     load(rows)
     both = {"copilot": "tokens", "claude": "tokens"}
-    period = usage_release_period(start=D1, end=D1, metric_by_source=both)
+    period = usage_release_period(start=FIRST, end=LAST, metric_by_source=both)
 
     # The attacker's unknowns are (person, tool) values; the API's figures cover one tool,
     # the hotspot side's figures both.
     labels = [f"{p}/{tool}" for p in people for tool in ("copilot", "claude")]
     truth = {f"{p}/{tool}": v for p, tool, _, v in rows}
     released = []
-    for (source, _path), row, value in released_per_source(D1, D1, list(people)):
+    for (source, _path), row, value in released_per_source(list(people)):
         per_label = [row[list(people).index(label.split("/")[0])] for label in labels]
         tool = [float(label.endswith("/" + source)) for label in labels]
         released.append((np.array(per_label) * np.array(tool), value))
@@ -236,20 +238,28 @@ def test_a_sum_over_tools_is_not_shown_when_one_tools_figure_is_hidden() -> None
     assert assert_nothing_singled_out(released, truth, labels) >= 1
 
     [copilot] = usage_release_for_team(
-        team=teams["Org/A"], start=D1, end=D1, source="copilot", metric="tokens"
+        team=teams["Org/A"], start=FIRST, end=LAST, source="copilot", metric="tokens"
     )
     assert copilot.shown
     assert not period[teams["Org/A"].pk].shown
     assert not period[teams["Org"].pk].shown
     # With copilot alone the team is shown: the sum is only hidden for the tool that fails.
-    alone = usage_release_period(start=D1, end=D1, metric_by_source={"copilot": "tokens"})
+    alone = usage_release_period(start=FIRST, end=LAST, metric_by_source={"copilot": "tokens"})
     assert alone[teams["Org/A"].pk].shown
 
 
-# --- Across periods: a calendar month (API) against rounds' periods (hotspots) -----------------
+# --- Across periods: whole months only ------------------------------------------------------
+#
+# Usage leaves the system over whole calendar months only: the API's months (and ranges of
+# them) and, for the hotspots, each cadence round's usage month and the month before it. Before
+# this, a round's usage period ran from 14 days before it opened to its close: a round created
+# after a month had been released cut that month, and the month minus the round's period gave a
+# few days of usage that no audit had checked (with fortnightly rounds, every new round cut the
+# previous round's period the same way).
 
-MAY = dt.date(2026, 5, 1)
-MONTHS = (dt.date(2026, 4, 1), MAY, dt.date(2026, 6, 1))
+APRIL = dt.date(2026, 4, 1)
+JUNE = dt.date(2026, 6, 1)
+MONTHS = (APRIL, MAY, JUNE)
 
 
 def cadence_round(name: str, opens: dt.date, closes: dt.date) -> Round:
@@ -275,173 +285,273 @@ def days(first: dt.date, last: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def released_over_periods(
-    rounds: list[Round], people: list[str], rows: list[tuple[str, str, dt.date, float]]
-) -> tuple[list[tuple[np.ndarray, float]], dict[str, float], list[str], dict[tuple, bool]]:
-    """Everything released about the usage, as the attacker sees it: for every team, each
-    month of `MONTHS` (the API: `usage_release_for_months`) and each round's usage period and
-    the period just before it (the hotspots: `usage_release_period`). The unknowns are one
-    value per (person, piece of the timeline that no released period splits); returns the
-    released rows over them, the true values, their labels and which figure was shown."""
-    periods = [gate.month_bounds(m) for m in MONTHS]
+def old_round_periods(round_: Round) -> list[tuple[dt.date, dt.date]]:
+    """The periods the hotspots read for `round_` before usage left over whole months only:
+    from 14 days before it opened to its close, and the period of the same length before it.
+    The attacker cuts its unknowns at their boundaries too, so that a difference of a few days
+    would show; the gate now refuses them."""
+    start = round_.opens_at.date() - dt.timedelta(days=14)
+    end = round_.closes_at.date()
+    length = end - start + dt.timedelta(days=1)
+    return [(start, end), (start - length, start - dt.timedelta(days=1))]
+
+
+Released = tuple[str, dt.date, dt.date, float]
+"""A shown figure as the attacker holds it: (team path, first day, last day, total)."""
+
+
+def hotspot_side(rounds: list[Round]) -> list[Released]:
+    """What the hotspot service reads for each round, every team (`analytics.hotspots`:
+    `round_usage_period`, then `gate.usage_release_period` over it and the month before)."""
+    from analytics.hotspots import round_usage_period
+
+    paths = dict(Team.objects.values_list("pk", "path"))
+    out = []
     for round_ in rounds:
-        period = gate.usage_round_period(round_)
-        periods += [period, usage_previous_period(*period)]
-    cuts = sorted({a for a, _ in periods} | {b + dt.timedelta(days=1) for _, b in periods})
-    pieces = list(itertools.pairwise(cuts))
+        period = round_usage_period(round_)
+        for start, end in (period, usage_previous_period(*period)):
+            released = usage_release_period(
+                start=start, end=end, metric_by_source={"copilot": "tokens"}
+            )
+            out += [(paths[t], start, end, f.total) for t, f in released.items() if f.shown]
+    return out
+
+
+def api_side(client: object, ranges: list[tuple[dt.date, dt.date]]) -> list[Released]:
+    """Every team's copilot tokens over each (first month, last month) range, from the API."""
+    out = []
+    for team in Team.objects.order_by("path"):
+        for first, last in ranges:
+            start, end = gate.month_bounds(first)[0], gate.month_bounds(last)[1]
+            response = client.get(  # type: ignore[attr-defined]
+                f"/api/v1/teams/{team.pk}/usage/",
+                {"start": start, "end": end, "source": "copilot", "metric": "tokens"},
+            )
+            assert response.status_code == 200
+            out += [(team.path, start, end, f["value"]) for f in response.json() if f["shown"]]
+    return out
+
+
+def attack(
+    released: list[Released],
+    people: list[str],
+    rows: list[tuple[str, str, dt.date, float]],
+    cuts: list[tuple[dt.date, dt.date]] = (),
+) -> int:
+    """The attacker's linear algebra over every released figure. The unknowns are one value per
+    (person, piece of the timeline), the pieces cut at every boundary of the released periods
+    and of `cuts`; the attacker is also told which of them are zero (a stronger attacker, and
+    fewer unknowns to enumerate). Checks every derivable set against rule 11 with the true
+    values; returns how many derivable sets held anyone."""
+    periods = [(start, end) for _, start, end, _ in released] + list(cuts)
+    bounds = {a for a, _ in periods} | {b + dt.timedelta(days=1) for _, b in periods}
+    bounds |= {min(r[2] for r in rows), max(r[2] for r in rows) + dt.timedelta(days=1)}
+    pieces = list(itertools.pairwise(sorted(bounds)))
     labels = [f"{p}@{a}" for p in people for a, _ in pieces]
     truth: dict[str, float] = {}
     for person, _tool, day, value in rows:
         [piece] = [a for a, b in pieces if a <= day < b]
         truth[f"{person}@{piece}"] = truth.get(f"{person}@{piece}", 0.0) + value
-    released, shown = [], {}
-    for team in Team.objects.all():
-        inside = members(team, people)
-        for start, end in periods:
-            if start.day == 1 and gate.month_bounds(start)[1] == end:
-                figures = usage_release_for_months(
-                    team=team, first_month=start, last_month=start, metric="tokens"
-                )
-                value = figures[0].value if figures and figures[0].shown else None
-            else:
-                figure = usage_release_period(
-                    start=start, end=end, metric_by_source={"copilot": "tokens"}
-                ).get(team.pk)
-                value = figure.total if figure is not None and figure.shown else None
-            shown[(team.path, start, end)] = value is not None
-            if value is None:
-                continue
-            row = [
-                float(inside[i] and start <= a and b - dt.timedelta(days=1) <= end)
-                for i in range(len(people))
-                for a, b in pieces
-            ]
-            released.append((np.array(row), value))
-    # The attacker is also told which (person, piece) values are zero (a stronger attacker, and
-    # fewer unknowns to enumerate).
+    teams = {t.path: t for t in Team.objects.all()}
+    matrix = []
+    for path, start, end, value in released:
+        inside = members(teams[path], people)
+        row = [
+            float(inside[i] and start <= a and b - dt.timedelta(days=1) <= end)
+            for i in range(len(people))
+            for a, b in pieces
+        ]
+        matrix.append((np.array(row), value))
     used = [j for j, label in enumerate(labels) if truth.get(label)]
-    return (
-        [(row[used], value) for row, value in released],
-        truth,
-        [labels[j] for j in used],
-        shown,
+    return assert_nothing_singled_out(
+        [(row[used], value) for row, value in matrix], truth, [labels[j] for j in used]
     )
 
 
-def month_minus_round_world() -> tuple[list[Round], list[str], list[tuple]]:
-    """Org/A: five people use copilot every day of a round's period (May 4-24: it opens May 18,
-    14 days of recall); on May 25-31 only a0 does. May (five people, a0's share 25%) and the
-    round's period (five people) each pass on their own; May minus the period is a0 alone."""
+def assert_whole_months(periods: list[tuple[dt.date, dt.date]]) -> None:
+    for start, end in periods:
+        assert start.day == 1 and gate.month_bounds(end)[1] == end, (start, end)
+
+
+def late_cut_world() -> tuple[list[str], list[tuple[str, str, dt.date, float]]]:
+    """Org/A: five people use copilot every day of April and of May 6-24; on May 25-31 only a0
+    does, and nobody on May 1-5 (nor in June: fewer unknowns for the attacker to enumerate).
+    May passes on its own (five people, a0's share 25%)."""
     people = [f"a{i}" for i in range(5)]
     roster({p: "Org/A" for p in people})
-    rows = [
-        (p, "copilot", d, 10.0)
-        for d in days(dt.date(2026, 5, 4), dt.date(2026, 5, 24))
-        for p in people
-    ]
-    rows += [("a0", "copilot", d, 10.0) for d in days(dt.date(2026, 5, 25), dt.date(2026, 5, 31))]
+    busy = days(APRIL, dt.date(2026, 4, 30)) + days(dt.date(2026, 5, 6), dt.date(2026, 5, 24))
+    rows = [(p, "copilot", d, 10.0) for d in busy for p in people]
+    rows += [("a0", "copilot", d, 10.0) for d in days(dt.date(2026, 5, 25), LAST)]
     load(rows)
-    round_ = cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 24))
-    assert gate.usage_round_period(round_) == (dt.date(2026, 5, 4), dt.date(2026, 5, 24))
-    return [round_], people, rows
+    return people, rows
 
 
 @pytest.mark.django_db
-def test_a_month_minus_a_rounds_period_does_not_single_out_the_days_left() -> None:
-    rounds, people, rows = month_minus_round_world()
-    released, truth, labels, shown = released_over_periods(rounds, people, rows)
-    assert assert_nothing_singled_out(released, truth, labels) >= 1
-    may = gate.month_bounds(MAY)
-    # The round's period is released to the hotspots; May, which would give away a0's last
-    # week, is not.
-    assert shown[("Org/A", dt.date(2026, 5, 4), dt.date(2026, 5, 24))]
-    assert not shown[("Org/A", *may)]
-    assert not shown[("Org", *may)]
-    [figure] = usage_release_for_months(
+def test_a_round_created_after_a_month_was_released_cannot_cut_it(hr_user) -> None:
+    """May is released (API) before any round exists; then a round is created that opens on
+    June 8 and closes on June 12. Its usage used to be May 25 - June 12, compared with May 6-24:
+    May minus that was a0's last week of May, alone. Now the round joins May itself (the last
+    month that ended before it closed) and compares it with April: every figure any role can
+    get, before and after, is over whole months, and nothing is singled out."""
+    from analytics.models import UsageRelease
+    from tests.conftest import client_for
+
+    people, rows = late_cut_world()
+    client = client_for(hr_user)
+    before = api_side(client, [(MAY, MAY)])
+    assert ("Org/A", FIRST, LAST, 1020.0) in before  # May is shown: material to attack
+
+    round_ = cadence_round("Pulse", dt.date(2026, 6, 8), dt.date(2026, 6, 12))
+    after = hotspot_side([round_])
+    after += api_side(client, [(m, m) for m in MONTHS] + [(APRIL, JUNE), (APRIL, MAY)])
+    released = before + after
+
+    # The differencing attack (it singled a0 out with the round-shaped periods), with the
+    # attacker's unknowns cut at the old periods' boundaries as well.
+    assert attack(released, people, rows, cuts=old_round_periods(round_)) >= 1
+    # Every figure released, and every period the gate has recorded as released, is over whole
+    # calendar months: no two of them differ by less than a month.
+    assert_whole_months([(start, end) for _, start, end, _ in released])
+    assert_whole_months(list(UsageRelease.objects.values_list("start", "end")))
+    assert {(path, start) for path, start, _, _ in after} >= {
+        (path, month) for path in ("Org", "Org/A") for month in (APRIL, MAY)
+    }
+
+
+@pytest.mark.django_db
+def test_the_round_shaped_periods_would_have_singled_out_the_days_they_cut() -> None:
+    """The attack above has teeth: the period the hotspots used to read before the round's
+    (May 6-24) passes rule 11 on its own and in its family (one team under Org), and May minus
+    it is a0 alone. The gate now refuses to release it."""
+    people, rows = late_cut_world()
+    may = usage_release_for_months(
         team=Team.objects.get(path="Org/A"), first_month=MAY, last_month=MAY, metric="tokens"
+    )[0].value
+    assert may is not None
+    round_ = cadence_round("Pulse", dt.date(2026, 6, 8), dt.date(2026, 6, 12))
+    _, (start, end) = old_round_periods(round_)
+    assert (start, end) == (dt.date(2026, 5, 6), dt.date(2026, 5, 24))
+    cells = TeamDayUsage.objects.filter(
+        team__path="Org/A", metric="tokens", day__gte=start, day__lte=end
     )
-    assert figure.value is None and "fewer than" in figure.hidden_reason
-
-
-@pytest.mark.django_db
-def test_without_the_atoms_the_month_minus_round_attack_succeeds(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The attack above has teeth: auditing each period on its own (as before the atoms)
-    releases both figures, and the attacker singles a0 out."""
-    monkeypatch.setattr(gate, "usage_atoms", lambda start, end: [(start, end)])
-    rounds, people, rows = month_minus_round_world()
-    released, truth, labels, shown = released_over_periods(rounds, people, rows)
-    assert shown[("Org/A", *gate.month_bounds(MAY))]
+    total = sum(c.total for c in cells)
+    assert not gate.usage_release_decision(
+        total=total,
+        contributors_lower_bound=max(c.contributors for c in cells),
+        max_single_upper_bound=sum(c.max_single for c in cells),
+    )
+    released = [("Org/A", FIRST, LAST, may), ("Org/A", start, end, total)]
     with pytest.raises(AssertionError, match="singled out"):
-        assert_nothing_singled_out(released, truth, labels)
+        attack(released, people, rows)
+    with pytest.raises(ValueError, match="whole calendar months"):
+        usage_release_period(start=start, end=end, metric_by_source={"copilot": "tokens"})
 
 
 @pytest.mark.django_db
-def test_overlapping_rounds_periods_do_not_single_out_their_difference(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Two cadences' rounds open on May 18: one closes on May 20 (period May 4-20), the other
-    # on May 24 (May 4-24). On May 21-24 only a0 and a1 use copilot, a0 nearly all of it.
-    people = [f"a{i}" for i in range(5)]
-    roster({p: "Org/A" for p in people})
-    rows = [
-        (p, "copilot", d, 10.0)
-        for d in days(dt.date(2026, 5, 4), dt.date(2026, 5, 20))
-        for p in people
-    ]
-    rows += [("a0", "copilot", d, 50.0) for d in days(dt.date(2026, 5, 21), dt.date(2026, 5, 24))]
-    rows += [("a1", "copilot", d, 1.0) for d in days(dt.date(2026, 5, 21), dt.date(2026, 5, 24))]
-    rows += [
-        (p, "copilot", d, 10.0)
-        for d in days(dt.date(2026, 5, 25), dt.date(2026, 5, 31))
-        for p in people
-    ]
-    load(rows)
-    short = cadence_round("Short pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 20))
-    long = cadence_round("Long pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 24))
-    released, truth, labels, shown = released_over_periods([short, long], people, rows)
-    assert assert_nothing_singled_out(released, truth, labels) >= 1
-    assert shown[("Org/A", dt.date(2026, 5, 4), dt.date(2026, 5, 20))]
-    assert not shown[("Org/A", dt.date(2026, 5, 4), dt.date(2026, 5, 24))]
-
-    # Asked for directly, the long period is hidden too (its atoms); the short one is shown.
-    for start, end in (
-        (dt.date(2026, 5, 4), dt.date(2026, 5, 20)),
-        (dt.date(2026, 5, 4), dt.date(2026, 5, 24)),
-    ):
-        [alone] = usage_release_for_team(
-            team=Team.objects.get(path="Org/A"), start=start, end=end, metric="tokens"
-        )
-        assert alone.shown == (end.day == 20)
-    # Without the atoms (each period audited on its own) the long one would be released.
-    monkeypatch.setattr(gate, "usage_atoms", lambda start, end: [(start, end)])
-    assert usage_release_period(
-        start=dt.date(2026, 5, 4),
-        end=dt.date(2026, 5, 24),
-        metric_by_source={"copilot": "tokens"},
-    )[Team.objects.get(path="Org/A").pk].shown
+def test_a_round_joins_the_last_month_that_ended_before_it_closed() -> None:
+    roster({"a0": "Org/A"})
+    cases = {
+        # (opens, closes): its usage month
+        (dt.date(2026, 11, 16), dt.date(2026, 11, 20)): dt.date(2026, 10, 1),
+        (dt.date(2026, 11, 25), dt.date(2026, 11, 30)): dt.date(2026, 10, 1),
+        # November ended at the start of December 1: a round closing that day joins it.
+        (dt.date(2026, 11, 26), dt.date(2026, 12, 1)): dt.date(2026, 11, 1),
+        (dt.date(2026, 1, 5), dt.date(2026, 1, 10)): dt.date(2025, 12, 1),
+        # Two rounds that close in the same month join the same month, however they overlap.
+        (dt.date(2026, 5, 18), dt.date(2026, 5, 20)): APRIL,
+        (dt.date(2026, 5, 18), dt.date(2026, 5, 24)): APRIL,
+    }
+    for i, ((opens, closes), month) in enumerate(cases.items()):
+        round_ = cadence_round(f"Pulse {i}", opens, closes)
+        period = gate.usage_round_period(round_)
+        assert period == gate.month_bounds(month), (opens, closes)
+        before = gate.month_bounds(month - dt.timedelta(days=1))
+        assert usage_previous_period(*period) == before
+    # A round closed early joins the month before the day it really closed.
+    early = cadence_round("Early", dt.date(2026, 6, 29), dt.date(2026, 7, 3))
+    Round.objects.filter(pk=early.pk).update(closed_at=dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC))
+    early.refresh_from_db()
+    assert gate.usage_round_period(early) == gate.month_bounds(MAY)
 
 
 @pytest.mark.django_db
-def test_a_safe_organisation_keeps_its_months_and_round_periods() -> None:
-    # Two teams of six, everyone using copilot every day of April-June: every month and every
-    # round's period (and the one before it) is shown for every team.
+def test_a_safe_organisation_keeps_its_months_and_round_months(hr_user) -> None:
+    # Two teams of six, everyone using copilot every day of March-June: every month and every
+    # round's usage month (and the one before it) is shown for every team.
+    from tests.conftest import client_for
+
     people = [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)]
     roster({p: f"Org/{p[0].upper()}" for p in people})
     rows = [
         (p, "copilot", d, 10.0 + i)
-        for d in days(dt.date(2026, 4, 1), dt.date(2026, 6, 30))
+        for d in days(dt.date(2026, 3, 1), dt.date(2026, 6, 30))
         for i, p in enumerate(people)
     ]
     load(rows)
     rounds = [
-        cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 22)),
-        cadence_round("Other pulse", dt.date(2026, 5, 27), dt.date(2026, 6, 3)),
+        cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 22)),  # April, March
+        cadence_round("Other pulse", dt.date(2026, 5, 27), dt.date(2026, 6, 3)),  # May, April
     ]
-    *_, shown = released_over_periods(rounds, people, rows)
-    assert all(shown.values()), [key for key, ok in shown.items() if not ok]
-    assert len(shown) == 3 * (len(MONTHS) + 2 * len(rounds))
+    hotspots = hotspot_side(rounds)
+    assert len(hotspots) == 2 * 2 * 3  # two rounds, two months each, three teams
+    months = api_side(client_for(hr_user), [(m, m) for m in MONTHS] + [(APRIL, JUNE)])
+    assert len(months) == 4 * 3
+
+
+@pytest.mark.django_db
+def test_atoms_are_the_calendar_months_whatever_rounds_exist() -> None:
+    roster({"a0": "Org/A"})
+    cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 24))
+    still_open = cadence_round("Other pulse", dt.date(2026, 6, 8), dt.date(2026, 6, 12))
+    Round.objects.filter(pk=still_open.pk).update(status=Round.Status.OPEN, closed_at=None)
+    assert gate.usage_atoms(APRIL, dt.date(2026, 6, 30)) == [
+        gate.month_bounds(APRIL),
+        gate.month_bounds(MAY),
+        gate.month_bounds(JUNE),
+    ]
+    with pytest.raises(ValueError, match="whole calendar months"):
+        gate.usage_atoms(dt.date(2026, 4, 20), dt.date(2026, 6, 30))
+
+
+@pytest.mark.django_db
+def test_every_usage_period_any_role_can_get_is_whole_months(hr_user) -> None:
+    """The whole pipeline on a generated organisation: three fortnightly rounds answered,
+    closed, published and assessed (the hotspot service), then the API's months, the hotspot
+    pages, CSV and API as HR and as a leader. Every period the gate has recorded as released,
+    and every hotspot run's usage period, is whole calendar months; the first two rounds
+    (closing in March) share February."""
+    from analytics.models import HotspotRun, UsageRelease
+    from surveys.models import Role
+    from surveys.services import staff_user_create
+    from tests.conftest import PASSWORD, client_for
+    from tests.support.hotspots import PLANTED, world
+
+    rounds, _ = world(seed=41, hot=PLANTED, rounds=3)
+    leader = staff_user_create(
+        username="lead-eng", password=PASSWORD, kind=Role.Kind.LEADER, team_paths=["Eng"]
+    )
+    for client in (client_for(hr_user), client_for(leader)):
+        for round_ in rounds:
+            for url in (
+                f"/results/hotspots/?round={round_.pk}",
+                f"/results/hotspots/export.csv?round={round_.pk}",
+                f"/api/v1/hotspots/rounds/{round_.pk}/",
+            ):
+                assert client.get(url).status_code == 200, url
+        eng = Team.objects.get(path="Eng")
+        assert (
+            client.get(
+                f"/api/v1/teams/{eng.pk}/usage/", {"start": "2026-01-01", "end": "2026-03-31"}
+            ).status_code
+            == 200
+        )
+    runs = {r.round_id: (r.period_start, r.period_end) for r in HotspotRun.objects.all()}
+    february, march = gate.month_bounds(dt.date(2026, 2, 1)), gate.month_bounds(dt.date(2026, 3, 1))
+    assert [runs[r.pk] for r in rounds] == [february, february, march]
+    recorded = list(UsageRelease.objects.values_list("start", "end"))
+    assert recorded
+    assert_whole_months(recorded)
+    assert_whole_months(list(runs.values()))
 
 
 # --- The audit itself on random organisations (pure: no database) ------------------------------
@@ -510,31 +620,6 @@ def test_on_random_organisations_no_derivable_set_breaks_the_rule(data: st.DataO
             assert (reason == "") == (decide(own.total, own.contributors, own.max_single) == "")
 
 
-@pytest.mark.django_db
-def test_atoms_are_cut_at_every_month_and_cadence_rounds_periods() -> None:
-    roster({"a0": "Org/A"})
-    closed = cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 24))  # May 4-24
-    still_open = cadence_round("Other pulse", dt.date(2026, 6, 8), dt.date(2026, 6, 12))
-    Round.objects.filter(pk=still_open.pk).update(status=Round.Status.OPEN, closed_at=None)
-    assert gate.usage_atoms(dt.date(2026, 4, 20), dt.date(2026, 6, 30)) == [
-        # The closed round's previous period (April 13 - May 3) and period (May 4-24); the
-        # open round's period (May 25 - June 12: it exists, so it is cut already) and the
-        # period before it (May 6-24).
-        (dt.date(2026, 4, 20), dt.date(2026, 4, 30)),
-        (dt.date(2026, 5, 1), dt.date(2026, 5, 3)),
-        (dt.date(2026, 5, 4), dt.date(2026, 5, 5)),
-        (dt.date(2026, 5, 6), dt.date(2026, 5, 24)),
-        (dt.date(2026, 5, 25), dt.date(2026, 5, 31)),
-        (dt.date(2026, 6, 1), dt.date(2026, 6, 12)),
-        (dt.date(2026, 6, 13), dt.date(2026, 6, 30)),
-    ]
-    # A one-off round (no cadence) is not assessed by the hotspots: it cuts nothing.
-    Round.objects.filter(pk=closed.pk).update(cadence=None)
-    assert (dt.date(2026, 5, 1), dt.date(2026, 5, 5)) in gate.usage_atoms(
-        dt.date(2026, 4, 20), dt.date(2026, 6, 30)
-    )
-
-
 # --- Re-imports: released data never changes ---------------------------------------------------
 #
 # A later export replaces the days it covers (latest wins). If those days lie inside a period
@@ -543,14 +628,13 @@ def test_atoms_are_cut_at_every_month_and_cadence_rounds_periods() -> None:
 # give away that person's usage. So the gate records every period it releases usage over
 # (`UsageRelease`) and an import keeps those days as they were released.
 
-JUNE = dt.date(2026, 6, 1)
 LATE_DAY = dt.date(2026, 5, 25)
 
 
 def reimport_world() -> tuple[dict[str, Team], Round, list[tuple]]:
     """Org/A and Org/B, six people each, every day of April-June on copilot (10 + i tokens
-    for the i-th person), and a cadence round open May 18-22 (period May 4-22, the period
-    before it April 15 - May 3)."""
+    for the i-th person), and a cadence round open June 1-5 (its usage month May, the month
+    before it April)."""
     people = [f"a{i}" for i in range(6)] + [f"b{i}" for i in range(6)]
     teams = roster({p: f"Org/{p[0].upper()}" for p in people})
     rows = [
@@ -559,7 +643,7 @@ def reimport_world() -> tuple[dict[str, Team], Round, list[tuple]]:
         for i, p in enumerate(people)
     ]
     load(rows)
-    round_ = cadence_round("Pulse", dt.date(2026, 5, 18), dt.date(2026, 5, 22))
+    round_ = cadence_round("Pulse", JUNE, dt.date(2026, 6, 5))
     return teams, round_, rows
 
 
@@ -583,10 +667,10 @@ def everything_overlapping_may(
     teams: dict[str, Team], round_: Round, clients: dict[str, object]
 ) -> dict[tuple, object]:
     """Every usage figure any role can get over a period that overlaps May: May from the API
-    as HR (every team) and as Org/A's leader; the hotspots' round period and the period
+    as HR (every team) and as Org/A's leader; the hotspots' round month and the month
     before it (`usage_release_period`, what the hotspot service stores and pages show); and,
-    for good measure, the gate over a few free periods of May (no role can ask for those).
-    Copilot's only: a source with no usage at all before (claude, below) has no figure to
+    for good measure, the gate over May and over April-May (the only other periods it
+    releases are other whole months). Copilot's only: a source with no usage at all before (claude, below) has no figure to
     differ from; its new figures are audited like any other."""
     out: dict[tuple, object] = {}
     may = {"start": "2026-05-01", "end": "2026-05-31", "metric": "tokens"}
@@ -602,11 +686,7 @@ def everything_overlapping_may(
         )
         for team_id, figure in released.items():
             out[("hotspots", team_id, start, end)] = figure
-    for start, end in (
-        (dt.date(2026, 5, 1), dt.date(2026, 5, 31)),
-        (dt.date(2026, 5, 20), dt.date(2026, 5, 31)),
-        (LATE_DAY, LATE_DAY),
-    ):
+    for start, end in ((FIRST, LAST), (APRIL, LAST)):
         for path, team in teams.items():
             for figure in usage_release_for_team(team=team, start=start, end=end, source="copilot"):
                 out[("gate", path, start, end, figure.source, figure.metric)] = figure
@@ -708,14 +788,19 @@ def test_the_gate_records_each_period_it_releases_once_and_only_when_something_i
     assert not UsageRelease.objects.exists()
     for _ in range(2):
         may_figure(teams)
+    # The round's usage month is May: the API and the hotspots release the same period, once.
     period = gate.usage_round_period(round_)
-    usage_release_period(start=period[0], end=period[1], metric_by_source={"copilot": "tokens"})
-    # A period where nothing is shown (one day with two contributors) is not recorded.
+    assert period == (FIRST, LAST)
+    for start, end in (period, usage_previous_period(*period)):
+        usage_release_period(start=start, end=end, metric_by_source={"copilot": "tokens"})
+    # A month where nothing is shown (two contributors) is not recorded.
     load([("a0", "copilot", dt.date(2026, 7, 1), 5.0), ("a1", "copilot", dt.date(2026, 7, 1), 5.0)])
-    jul = dt.date(2026, 7, 1)
-    [hidden] = usage_release_for_team(team=teams["Org/A"], start=jul, end=jul, metric="tokens")
+    july = gate.month_bounds(dt.date(2026, 7, 1))
+    [hidden] = usage_release_for_team(
+        team=teams["Org/A"], start=july[0], end=july[1], metric="tokens"
+    )
     assert not hidden.shown
     assert set(UsageRelease.objects.values_list("source", "start", "end")) == {
-        ("copilot", dt.date(2026, 5, 1), dt.date(2026, 5, 31)),
-        ("copilot", *period),
+        ("copilot", APRIL, dt.date(2026, 4, 30)),
+        ("copilot", FIRST, LAST),
     }

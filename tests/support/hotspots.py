@@ -12,6 +12,7 @@ from analytics.demo import (
     round_answered,
     usage_exports,
     usage_import_generated,
+    usage_span_start,
 )
 from analytics.models import Hotspot, HotspotRun
 from surveys.models import Employee, Invitation, Round, SurveyTemplate, Team
@@ -35,8 +36,12 @@ def world(
     size: int = 14,
 ) -> tuple[list[Round], dict[str, TeamProfile]]:
     """3 departments x 4 teams of `size`, plus `extra_teams`; the `hot` teams planted; usage
-    imported (generic CSV + Claude Code JSON) for the whole span; `rounds` fortnightly rounds
-    answered, closed and published (the after-close hooks run, hotspots included)."""
+    imported (generic CSV + Claude Code JSON) for the whole span: every day of the calendar
+    months the rounds' usage months compare with (`usage_span_start`) to a week after the last
+    round opened, so each round's usage month and the month before it are complete (a round
+    opening on DAY0, March 2, joins February and compares it with January); `rounds`
+    fortnightly rounds answered, closed and published (the after-close hooks run, hotspots
+    included)."""
     teams = {f"{d}/T{i}": size for d in DEPARTMENTS for i in range(1, 5)}
     teams.update(extra_teams or {})
     build_org(teams)
@@ -56,7 +61,7 @@ def world(
     files = usage_exports(
         employees=list(Employee.objects.select_related("team")),
         profiles=profiles,
-        start=DAY0 - dt.timedelta(days=45),
+        start=usage_span_start(DAY0),
         end=last + dt.timedelta(days=7),
         seed=seed,
         formats=("generic", "claude-code"),
