@@ -337,9 +337,16 @@ class _SpanAudit:
         verdict, classes = self._check(new)
         if verdict is not None:
             return verdict
-        updates = self._row_updates(q, rest, factors)
-        if self.insider_margin and self._residual_exposed(q, rest, factors, updates):
-            return REASON_INSIDER_MARGIN
+        if self.insider_margin:
+            updates = self._row_updates(q, rest, factors)
+            if self._residual_exposed(q, rest, factors, updates):
+                return REASON_INSIDER_MARGIN
+        else:
+            # Without the residual search nothing inspects the changed rows beforehand:
+            # `_commit` applies every update in its one pass.
+            w = self.weights
+            updates = dict.fromkeys(factors, (None, 0, 0))
+            updates[q] = (rest, len(rest), sum(w[c] for c in rest))
         self._commit(q, rest, factors, updates, delta, new, classes)
         return None
 
