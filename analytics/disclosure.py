@@ -68,7 +68,7 @@ or of two long rows, escape the insider-margin search (random-organisation tests
 4-person residuals); hidden cells and sets of one or two groups are always protected. (2) Speed:
 about 2-4 s for 20,000 respondents / 2,000 teams / 20,000 cells (bench/disclosure.py: 9-20x a
 pandas GROUP BY of the same cells, depending on the machine's load); a publication runs one
-audit per distinct (respondents, k), about 17 for 12 items with a few skipped answers, and
+audit per distinct (respondents, k), 12 for the bench's 12 items with 3% skipped answers, and
 re-publishes a subset of its shown cells with `restricted_release` for each measure that has
 banded cells (no insider-margin work there: a subspace inherits it). (3) Per-category
 distributions and repeated rounds are outside this audit (each measure and round is a separate
