@@ -389,6 +389,7 @@ def small_set_release(
     importance: Sequence[Hashable],
     k: int,
     span: Mapping[int, Mapping[int, int]] | None = None,
+    found: Sequence[frozenset[int]] | None = None,
 ) -> dict[int, str]:
     """The shown cells to withdraw so that no 0/1 set of groups in the span of the shown cells
     holds 1..k-1 respondents (rules 1 and 5, exhaustive: see `small_derived_sets`; this closes
@@ -401,10 +402,16 @@ def small_set_release(
     is kept is a subset of what was shown, so its span is a subspace: every small set of it is
     a disjoint union (weight < k) of the sets found, all of which are kept out, and every
     guarantee of `analytics.disclosure` still holds. `span`: the echelon form of the shown
-    cells if the caller has it (`Suppression.span`). Returns cell index -> `REASON_DERIVED`.
+    cells if the caller has it (`Suppression.span`); `found`: the sets to keep out if the
+    caller has searched already (`small_sets_to_protect` of the same shown cells and k).
+    Returns cell index -> `REASON_DERIVED`.
     """
     live = [i for i, s in enumerate(shown) if s]
-    sets = small_sets_to_protect(group_weights, [cells[i] for i in live], k=k, span=span)
+    sets = (
+        found
+        if found is not None
+        else small_sets_to_protect(group_weights, [cells[i] for i in live], k=k, span=span)
+    )
     if not sets:
         return {}
     return restricted_release(

@@ -45,6 +45,7 @@ from analytics.derived import (
     REASON_TEAMS_ONLY,
     bound_release,
     nested_release,
+    small_set_release,
     small_sets_to_protect,
 )
 from analytics.disclosure import (
@@ -273,18 +274,17 @@ class _Auditor:
         if (who, k) not in self._bases:
             first = self.first(who, k)
             shown, reasons = list(first.shown), list(first.reasons)
-            if first.to_protect:
-                layout, _people, _groups = self.layout(who)
-                refused = restricted_release(
-                    group_weights=layout.group_weights,
-                    cells=layout.cells,
-                    order=sorted(
-                        (i for i, s in enumerate(shown) if s), key=first.importance.__getitem__
-                    ),
-                    protect=[(s, REASON_DERIVED) for s in first.to_protect],
-                )
-                for i, why in refused.items():
-                    shown[i], reasons[i] = False, why
+            layout, _people, _groups = self.layout(who)
+            withdrawn = small_set_release(
+                group_weights=layout.group_weights,
+                cells=[cell.groups for cell in layout.cells],
+                shown=shown,
+                importance=first.importance,
+                k=min(k, self.k),
+                found=first.to_protect,
+            )
+            for i, why in withdrawn.items():
+                shown[i], reasons[i] = False, why
             self._bases[(who, k)] = _Base(
                 shown=shown, reasons=reasons, n=first.n, importance=first.importance
             )
